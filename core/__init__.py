@@ -1,0 +1,1 @@
+"""Vigil's core: every query, statistic, rule and state change. No Streamlit here."""
