@@ -1,0 +1,49 @@
+"""Shared fixtures: an empty store, and one seeded with the demo (built once per session)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from core.demo.seed import DemoReport, seed
+from core.store import Store
+
+DEMO_END = dt.date(2026, 11, 24)  # fixed, so the demo's numbers are the same on every run
+DEMO_PASSWORD = "demo-password-1"
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """An empty, migrated store in a temporary VIGIL_HOME."""
+    monkeypatch.setenv("VIGIL_HOME", str(tmp_path))
+    st = Store(tmp_path)
+    with st.connect():
+        pass
+    return st
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, DemoReport]:
+    home = tmp_path_factory.mktemp("demo-home")
+    st = Store(home)
+    report = seed(st, end=DEMO_END, password=DEMO_PASSWORD)
+    return st, report
+
+
+@pytest.fixture(scope="session")
+def demo_store(demo: tuple[Store, DemoReport]) -> Store:
+    """The seeded demo store. Read-only by convention: tests that change it use a copy."""
+    return demo[0]
+
+
+@pytest.fixture
+def demo_copy(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """A private copy of the demo store for tests that change state."""
+    import shutil
+
+    target = tmp_path / "home"
+    shutil.copytree(demo_store.home, target)
+    monkeypatch.setenv("VIGIL_HOME", str(target))
+    return Store(target)
