@@ -1,0 +1,1 @@
+"""The Streamlit shell: login, shared sidebar, navigation. Thin: it calls core and draws."""

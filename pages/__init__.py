@@ -1,0 +1,1 @@
+"""Dashboard pages: each module has PAGE (a PageSpec) and render(ctx)."""

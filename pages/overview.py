@@ -1,0 +1,136 @@
+"""Overview: each version and its status, traffic per day, label coverage, where each area stands."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.cache import cached
+from app.context import PageContext
+from app.pagespec import PageSpec
+from app.ui import LEVEL_BADGE, PLOT_LAYOUT, percent, selection_caption, status_badge
+from core import overview
+
+PAGE = PageSpec(title="Overview", icon=":material/dashboard:", order=10, url_path="overview")
+
+
+def _areas(ctx: PageContext) -> None:
+    st.subheader("Where each area stands")
+    statuses = cached(overview.area_statuses, ctx.store, ctx.selection)
+    for status in statuses:
+        badge, area, text = st.columns([0.8, 1.2, 6], vertical_alignment="center")
+        badge.markdown(LEVEL_BADGE[status.level])
+        area.markdown(f"**{status.area}**")
+        text.markdown(f"{status.headline}  \n:gray[{status.detail}]")
+
+
+def _versions(ctx: PageContext) -> None:
+    st.subheader("Versions")
+    summaries = cached(overview.version_summaries, ctx.store, ctx.model_name)
+    for s in summaries:
+        cols = st.columns([1, 2, 3, 2, 2], vertical_alignment="center")
+        cols[0].markdown(f"**{s.model_version}**")
+        alias = f" :blue-badge[{s.alias}]" if s.alias else ""
+        cols[1].markdown(status_badge(s.status, s.status_label) + alias)
+        cols[2].markdown(f"{s.owner}  \n:gray[registered {s.registered_at:%Y-%m-%d}]")
+        cols[3].markdown(f":gray[Predictions logged]  \n{s.predictions:,}")
+        served = (
+            f"{s.first_served:%Y-%m-%d} → {s.last_served:%Y-%m-%d}" if s.first_served else "none"
+        )
+        cols[4].markdown(f":gray[Traffic]  \n{served}")
+
+
+def _traffic(ctx: PageContext) -> None:
+    daily: pd.DataFrame = cached(overview.traffic_by_day, ctx.store, ctx.selection)
+    st.subheader("Traffic and labels per day")
+    if daily.empty:
+        st.info("No predictions in this range.")
+        return
+    figure = go.Figure()
+    for version, part in daily.groupby("model_version"):
+        figure.add_bar(
+            x=part["day"],
+            y=part["predictions"],
+            name=f"version {version}",
+            hovertemplate="%{y:,} predictions<extra>version " + str(version) + "</extra>",
+        )
+    figure.update_layout(
+        title="Predictions served per day (UTC)",
+        barmode="group",
+        yaxis_title="predictions",
+        xaxis_title="day",
+        **PLOT_LAYOUT,
+    )
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figure, use_container_width=True)
+    chosen = daily[daily["model_version"] == ctx.selection.model_version].copy()
+    chosen["label coverage"] = chosen["labelled"] / (chosen["predictions"] - chosen["errors"])
+    coverage = go.Figure(
+        go.Scatter(
+            x=chosen["day"],
+            y=chosen["label coverage"],
+            mode="lines+markers",
+            name="labelled share",
+            hovertemplate="%{y:.1%} labelled<extra></extra>",
+        )
+    )
+    coverage.update_layout(
+        title=f"Label coverage per day, version {ctx.selection.model_version}",
+        yaxis_tickformat=".0%",
+        yaxis_range=[0, 1.05],
+        yaxis_title="labelled share",
+        xaxis_title="day served",
+        **PLOT_LAYOUT,
+    )
+    right.plotly_chart(coverage, use_container_width=True)
+    with st.expander("Daily numbers"):
+        st.dataframe(
+            daily.rename(columns={"model_version": "version"}),
+            hide_index=True,
+            use_container_width=True,
+        )
+
+
+def _quarantine(ctx: PageContext) -> None:
+    quality = cached(overview.data_quality, ctx.store, ctx.model_name)
+    with st.expander(
+        f"Ingestion and quarantine: {quality.rows_quarantined:,} rejected row(s) kept with "
+        "their reason"
+    ):
+        st.markdown(
+            f"{quality.files} distinct file(s) ingested: {quality.rows_read:,} rows received, "
+            f"{quality.rows_stored:,} stored, {quality.rows_already_present:,} already present "
+            f"(re-sent, ignored); {quality.rows_quarantined:,} distinct rows in quarantine."
+        )
+        rows = cached(overview.quarantine_rows, ctx.store, ctx.model_name)
+        if not rows.empty:
+            st.dataframe(rows, hide_index=True, use_container_width=True)
+
+
+def render(ctx: PageContext) -> None:
+    st.title(f"Overview · {ctx.model_name}")
+    if ctx.selection is None:
+        st.info(f"Version {ctx.version.model_version} has no logged traffic yet.")
+        _versions(ctx)
+        return
+    st.caption(selection_caption(ctx))
+    coverage = cached(overview.label_coverage, ctx.store, ctx.selection)
+    quality = cached(overview.data_quality, ctx.store, ctx.model_name)
+    daily = cached(overview.traffic_by_day, ctx.store, ctx.selection)
+    mine = daily[daily["model_version"] == ctx.selection.model_version]
+    total, errors = int(mine["predictions"].sum()), int(mine["errors"].sum())
+    cols = st.columns(4)
+    cols[0].metric("Predictions in range", f"{total:,}")
+    cols[1].metric("Error rate", percent(errors / total if total else None, 2))
+    cols[2].metric(
+        "Labelled so far",
+        percent(coverage.share),
+        help="Share of successful predictions in the range whose outcome (label) has arrived. "
+        "Labels arrive weeks after a prediction, so recent days are expected to be low.",
+    )
+    cols[3].metric("Quarantined rows (all time)", f"{quality.rows_quarantined:,}")
+    _areas(ctx)
+    _versions(ctx)
+    _traffic(ctx)
+    _quarantine(ctx)
