@@ -48,7 +48,7 @@ def login(store: Store) -> User:
     user = current_user()
     if user is not None:
         return user
-    left, middle, right = st.columns([1, 1.3, 1])
+    middle = st.columns([1, 1.3, 1])[1]
     with middle:
         st.markdown("## :material/shield: Vigil")
         st.caption("Model monitoring and governance")

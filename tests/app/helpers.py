@@ -1,0 +1,45 @@
+"""Run the real app (app/main.py) under Streamlit's AppTest, signed in, on a chosen page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from app.context import START_PAGE_KEY, USER_KEY
+from core.auth import User
+from core.store import Store
+
+MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
+DEMO_ROLES = {"dana": "analyst", "rita": "approver", "omar": "approver", "adam": "admin",
+              "vic": "viewer"}
+
+
+def app_test(store: Store, timeout: float = 60) -> AppTest:
+    """An AppTest of the whole app against `store` (VIGIL_HOME is pointed at it)."""
+    os.environ["VIGIL_HOME"] = str(store.home)
+    return AppTest.from_file(MAIN, default_timeout=timeout)
+
+
+def run_page(
+    store: Store, url_path: str, user: str = "rita", role: str | None = None, timeout: float = 60
+) -> AppTest:
+    """Sign `user` in (skipping the form, which tests/app/test_login.py covers) and open a page."""
+    at = app_test(store, timeout)
+    at.session_state[USER_KEY] = User(user, role or DEMO_ROLES[user])
+    at.session_state[START_PAGE_KEY] = url_path
+    at.run()
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything a person reads on the page, joined: for asserting on visible words."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                 "error", "success", "metric"):
+        for element in getattr(at, kind):
+            value = getattr(element, "value", None)
+            label = getattr(element, "label", None)
+            parts.extend(str(x) for x in (label, value) if x is not None)
+    return "\n".join(parts)
