@@ -10,7 +10,15 @@ from typing import Any
 
 import duckdb
 
+from core.errors import VigilError
+
 GENESIS_HASH = "0" * 64
+
+
+class AuditError(VigilError):
+    """An audit record asked for does not exist, or the log cannot be read."""
+
+
 AUDIT_FIELDS = (
     "seq",
     "recorded_at",
@@ -133,3 +141,149 @@ def verify(con: duckdb.DuckDBPyConnection) -> ChainStatus:
             )
         expected_prev = record["hash"]
     return ChainStatus(True, len(records), None, f"All {len(records)} records verified.")
+
+
+# --- reading for people: filters, exports, state cross-check -----------------------------
+
+EXPORT_FIELDS = (*AUDIT_FIELDS, "hash")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which records to show; every field optional. Dates are inclusive, UTC."""
+
+    model_name: str | None = None
+    action: str | None = None
+    actor: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("model_name", self.model_name),
+            ("action", self.action),
+            ("actor", self.actor),
+        ):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.start:
+            clauses.append("recorded_at >= ?")
+            params.append(dt.datetime.combine(self.start, dt.time()))
+        if self.end:
+            clauses.append("recorded_at < ?")
+            params.append(dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time()))
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def query(con: duckdb.DuckDBPyConnection, flt: AuditFilter | None = None) -> list[dict[str, Any]]:
+    """Records matching the filter, oldest first, evidence parsed."""
+    where, params = (flt or AuditFilter()).where()
+    cursor = con.execute(
+        f"SELECT {', '.join(EXPORT_FIELDS)} FROM audit_log {where} ORDER BY seq", params
+    )
+    names = [d[0] for d in cursor.description]
+    out = []
+    for row in cursor.fetchall():
+        record = dict(zip(names, row, strict=True))
+        record["evidence"] = json.loads(record["evidence"]) if record["evidence"] else {}
+        out.append(record)
+    return out
+
+
+def get_record(con: duckdb.DuckDBPyConnection, seq: int) -> dict[str, Any]:
+    cursor = con.execute(
+        f"SELECT {', '.join(EXPORT_FIELDS)} FROM audit_log WHERE seq = ?", [int(seq)]
+    )
+    row = cursor.fetchone()
+    if row is None:
+        last = con.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
+        raise AuditError(
+            f"Audit record {seq} does not exist (the log has records 1 to {last or 0})."
+        )
+    found = dict(zip([d[0] for d in cursor.description], row, strict=True))
+    found["evidence"] = json.loads(found["evidence"]) if found["evidence"] else {}
+    return found
+
+
+def filter_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Distinct models, actions and actors, for filter drop-downs."""
+    return {
+        column: [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT {column} FROM audit_log WHERE {column} IS NOT NULL "
+                f"ORDER BY {column}"
+            ).fetchall()
+        ]
+        for column in ("model_name", "action", "actor")
+    }
+
+
+def export_csv(records: list[dict[str, Any]]) -> bytes:
+    """CSV bytes with one row per record; evidence as compact JSON in one column."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    for record in records:
+        writer.writerow(
+            [
+                json.dumps(record[k], sort_keys=True, separators=(",", ":"), default=str)
+                if k == "evidence"
+                else (record[k].isoformat() if isinstance(record[k], dt.datetime) else record[k])
+                for k in EXPORT_FIELDS
+            ]
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
+def export_json(records: list[dict[str, Any]]) -> bytes:
+    """JSON array bytes; times in ISO-8601 UTC, so the chain can be re-verified elsewhere."""
+    payload = [
+        {
+            k: (record[k].isoformat(timespec="microseconds") if k == "recorded_at" else record[k])
+            for k in EXPORT_FIELDS
+        }
+        for record in records
+    ]
+    return json.dumps(payload, indent=2, sort_keys=True, default=str).encode("utf-8")
+
+
+def state_mismatches(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Where the registry disagrees with the log's last word (a status edited behind Vigil's
+    back, or the newest records deleted): each version's status must be the to_status of its
+    latest record, and the champion alias must point at the version in production."""
+    problems = []
+    rows = con.execute(
+        """
+        SELECT v.model_name, v.model_version, v.status, a.to_status, a.seq
+        FROM model_versions v
+        LEFT JOIN (
+            SELECT model_name, model_version, to_status, seq,
+                   row_number() OVER (PARTITION BY model_name, model_version ORDER BY seq DESC) AS rn
+            FROM audit_log WHERE model_version IS NOT NULL AND to_status IS NOT NULL
+        ) a ON a.model_name = v.model_name AND a.model_version = v.model_version AND a.rn = 1
+        ORDER BY v.model_name, v.model_version
+        """
+    ).fetchall()
+    for model, version, status, logged, seq in rows:
+        if logged is None:
+            problems.append(f"{model} {version} is {status} but has no audit record.")
+        elif logged != status:
+            problems.append(
+                f"{model} {version} is {status}, but its latest audit record (#{seq}) says "
+                f"{logged}: the status was changed outside Vigil or records were removed."
+            )
+    aliases = con.execute(
+        "SELECT a.model_name, a.model_version, v.status FROM aliases a JOIN model_versions v "
+        "USING (model_name, model_version) WHERE a.alias = 'champion'"
+    ).fetchall()
+    for model, version, status in aliases:
+        if status != "production":
+            problems.append(f"{model}: the champion alias points at {version}, which is {status}.")
+    return problems

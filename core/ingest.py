@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from core.artifacts import sha256_file
-from core.contract import FEATURE_TYPES, FeatureSpec
+from core.contract import FEATURE_TYPES, TYPE_NOUNS, FeatureSpec
 from core.errors import IngestError
 from core.registry import ModelTables, list_versions, model_tables
 from core.sqlutil import quote_ident, quote_literal, read_source
@@ -77,7 +77,7 @@ def _value_checks(spec: FeatureSpec, columns: dict[str, str], versions_needing: 
     typed = f"TRY_CAST({raw} AS {spec.sql_type})"
     problems = [
         f"WHEN {raw} IS NOT NULL AND {typed} IS NULL THEN "
-        f"format('{name}: {{}} is not {_article(spec.type)}', {_quoted(raw)})"
+        f"format('{name}: {{}} is not {TYPE_NOUNS[spec.type]}', {_quoted(raw)})"
     ]
     if spec.type == "integer":
         problems.append(
@@ -92,15 +92,6 @@ def _value_checks(spec: FeatureSpec, columns: dict[str, str], versions_needing: 
     if not spec.nullable:
         problems.append(f"WHEN {raw} IS NULL AND {needed} THEN '{name} is empty'")
     return "CASE " + " ".join(problems) + " END"
-
-
-def _article(ftype: str) -> str:
-    return {
-        "number": "a number",
-        "integer": "an integer",
-        "boolean": "true/false",
-        "string": "text",
-    }[ftype]
 
 
 def _quoted(raw: str) -> str:

@@ -148,6 +148,15 @@ def apply_transition(
         ).fetchall()
         if removed:
             evidence["alias_removed"] = CHAMPION
+    if to_status == "production":
+        # A version cannot be its own challenger.
+        removed = con.execute(
+            "DELETE FROM aliases WHERE model_name = ? AND alias = ? AND model_version = ? "
+            "RETURNING alias",
+            [model_name, CHALLENGER, model_version],
+        ).fetchall()
+        if removed:
+            evidence["alias_removed"] = CHALLENGER
     if alias is not None:
         holder = con.execute(
             "SELECT model_version FROM aliases WHERE model_name = ? AND alias = ?",

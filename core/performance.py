@@ -26,8 +26,10 @@ import numpy as np
 
 from core.errors import VigilError
 from core.registry import ModelVersion, get_version
-from core.selection import Selection, log_table
+from core.selection import Segment, Selection, data_range, log_table, reference_table
+from core.sqlutil import quote_ident
 from core.store import Store
+from core.windows import window_start_sql
 
 BINARY = "binary_classification"
 REGRESSION = "regression"
@@ -145,6 +147,17 @@ class WindowPerformance:
     def value(self, name: str) -> float | None:
         return self.metric(name).value
 
+    @property
+    def mean_predicted(self) -> float | None:
+        """Mean score of the labelled rows (calibration in the large, with observed_rate)."""
+        total = sum(b.count for b in self.reliability)
+        return sum(b.count * b.mean_predicted for b in self.reliability) / total if total else None
+
+    @property
+    def observed_rate(self) -> float | None:
+        total = sum(b.count for b in self.reliability)
+        return sum(b.count * b.observed_rate for b in self.reliability) / total if total else None
+
 
 @dataclass(frozen=True)
 class PerformanceReport:
@@ -170,8 +183,8 @@ class PerformanceReport:
 # ---------------------------------------------------------------- small statistics helpers
 
 
-def wilson(successes: int, n: int, z: float = Z95) -> Estimate:
-    """Wilson score interval for a proportion; no value when n is 0."""
+def wilson(successes: float, n: float, z: float = Z95) -> Estimate:
+    """Wilson score interval for a proportion (counts may be expected, fractional counts)."""
     if n <= 0:
         return Estimate(None, method="wilson")
     p = successes / n
@@ -201,11 +214,7 @@ def window_expr(granularity: str | None, column: str = "l.served_at") -> str:
     """SQL for a row's window start (UTC); a constant when granularity is None (whole range)."""
     if granularity is None:
         return "TIMESTAMP '1970-01-01'"
-    if granularity not in GRANULARITIES:
-        raise PerformanceError(
-            f"Window granularity '{granularity}' is not one of {', '.join(GRANULARITIES)}."
-        )
-    return f"date_trunc('{granularity}', {column})"
+    return window_start_sql(granularity, column)
 
 
 def labelled_rows_sql(con: duckdb.DuckDBPyConnection, selection: Selection) -> tuple[str, list]:
@@ -432,9 +441,10 @@ def _binary_windows(
     min_labels: int,
     margin: float,
     validation: dict[str, float],
+    intervals: bool,
 ) -> list[WindowPerformance]:
     stats, bins = _binary_sql(con, selection, granularity, threshold)
-    cells = score_table(con, selection, granularity)
+    cells = score_table(con, selection, granularity) if intervals else {}
     out = []
     for w, (predictions, labelled) in coverage.items():
         s = stats.get(w)
@@ -444,10 +454,16 @@ def _binary_windows(
             tp, fp, p, n = s["tp"], s["fp"], s["p"], s["n"]
             fn, tn = p - tp, s["q"] - fp
             confusion = Confusion(tp, fp, tn, fn)
-            boot = bootstrap_binary(
-                scores=cells[w][0], positives=cells[w][1], negatives=cells[w][2],
-                threshold=threshold,
-            )  # fmt: skip
+            boot = (
+                bootstrap_binary(
+                    scores=cells[w][0],
+                    positives=cells[w][1],
+                    negatives=cells[w][2],
+                    threshold=threshold,
+                )
+                if intervals
+                else {}
+            )
             window_bins = bins.get(w, [])
             f1 = 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else None
             point = {
@@ -461,7 +477,7 @@ def _binary_windows(
             metrics["precision"] = wilson(tp, tp + fp)
             metrics["recall"] = wilson(tp, p)
             for name, value in point.items():
-                b = boot[name]
+                b = boot.get(name, Estimate(None))
                 metrics[name] = Estimate(value, b.low, b.high, b.method)
         ordered = tuple((m, metrics.get(m, Estimate(None))) for m in BINARY_METRICS)
         primary = PRIMARY_METRIC[BINARY]
@@ -562,8 +578,10 @@ def compute_windows(
     *,
     min_labels: int = MIN_LABELS,
     margin: float = DEFAULT_MARGIN,
+    intervals: bool = True,
 ) -> list[WindowPerformance]:
-    """Per-window performance on an open connection (granularity None: the whole selection)."""
+    """Per-window performance on an open connection (granularity None: the whole selection);
+    intervals=False skips the bootstrap (alert rules need point values only)."""
     _, validation = validation_metrics(version)
     coverage = _coverage(con, selection, granularity)
     if granularity is None and not coverage:
@@ -571,7 +589,15 @@ def compute_windows(
     if version.task == BINARY:
         threshold = 0.5 if version.decision_threshold is None else version.decision_threshold
         return _binary_windows(
-            con, selection, granularity, threshold, coverage, min_labels, margin, validation
+            con,
+            selection,
+            granularity,
+            threshold,
+            coverage,
+            min_labels,
+            margin,
+            validation,
+            intervals,
         )
     if version.task == REGRESSION:
         return _regression_windows(
@@ -594,16 +620,14 @@ def performance_report(
     *,
     min_labels: int = MIN_LABELS,
     margin: float = DEFAULT_MARGIN,
+    intervals: bool = True,
 ) -> PerformanceReport:
     """Realised performance per window and over the whole selection."""
+    options = {"min_labels": min_labels, "margin": margin, "intervals": intervals}
     with store.connect() as con:
         version = get_version(con, selection.model_name, selection.model_version)
-        windows = compute_windows(
-            con, version, selection, granularity, min_labels=min_labels, margin=margin
-        )
-        overall = compute_windows(
-            con, version, selection, None, min_labels=min_labels, margin=margin
-        )[0]
+        windows = compute_windows(con, version, selection, granularity, **options)
+        overall = compute_windows(con, version, selection, None, **options)[0]
     set_name, validation = validation_metrics(version)
     threshold = None
     if version.task == BINARY:
@@ -647,6 +671,7 @@ class ConceptDriftReport:
     metric: str
     margin: float
     validation_set: str | None
+    baseline: Baseline
     baseline_ece: float | None
     input_drift_source: str  # "core.drift" or "input drift unknown"
     windows: tuple[ConceptWindow, ...] = field(default_factory=tuple)
@@ -656,21 +681,92 @@ class ConceptDriftReport:
         return tuple(w for w in self.windows if w.verdict == "concept drift")
 
 
-def reference_ece(con: duckdb.DuckDBPyConnection, version: ModelVersion) -> float | None:
-    """ECE of the version's scores on its own reference data (the score–outcome baseline)."""
-    from core.selection import reference_table
+@dataclass(frozen=True)
+class Baseline:
+    """Where the expected score–outcome relation comes from: the version's reference data
+    (kind "reference"), or its labelled production traffic in [start, end) (kind "period").
 
-    rows = con.execute(
-        f"""
-        SELECT {bin_expr("prediction")} AS bin, count(*), avg(prediction), avg(label)
-        FROM {reference_table(con, version.model_name)}
-        WHERE model_version = ? AND prediction IS NOT NULL AND label IS NOT NULL
-        GROUP BY bin ORDER BY bin
-        """,
-        [version.model_version],
-    ).fetchall()
-    bins = [ReliabilityBin(BIN_EDGES[b], BIN_EDGES[b + 1], n, mp, obs) for b, n, mp, obs in rows]
-    return ece_from_bins(bins)
+    The reference data is often the training split, scored in-sample, where a model looks
+    better calibrated and more accurate than it is; a labelled early production period is
+    then the honest baseline (NannyML's CBPE calls it the reference period)."""
+
+    kind: str
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    def describe(self) -> str:
+        if self.kind == "reference":
+            return "the version's reference data"
+        return f"labelled traffic from {self.start:%Y-%m-%d} to {self.end:%Y-%m-%d} (exclusive)"
+
+
+BASELINE_DAYS = 28
+BASELINE_MIN_LABELS = 500
+
+
+def default_baseline(
+    con: duckdb.DuckDBPyConnection, version: ModelVersion, segment: Segment | None = None
+) -> Baseline:
+    """The first BASELINE_DAYS of the version's traffic if it holds BASELINE_MIN_LABELS labels,
+    else the reference data."""
+    bounds = data_range(con, version.model_name, version.model_version)
+    if bounds is None:
+        return Baseline("reference")
+    start = dt.datetime.combine(bounds[0].date(), dt.time())
+    period = Baseline("period", start, start + dt.timedelta(days=BASELINE_DAYS))
+    selection = Selection(version.model_name, version.model_version, period.start, period.end, segment)
+    joined, params = labelled_rows_sql(con, selection)
+    labelled = con.execute(f"SELECT count(*) FROM {joined}", params).fetchone()[0]
+    return period if labelled >= BASELINE_MIN_LABELS else Baseline("reference")
+
+
+def baseline_scores(
+    con: duckdb.DuckDBPyConnection,
+    version: ModelVersion,
+    baseline: Baseline,
+    segment: Segment | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The baseline's score table: distinct scores (ascending), positives, negatives."""
+    if baseline.kind == "reference":
+        where = "model_version = ? AND prediction IS NOT NULL AND label IS NOT NULL"
+        params: list[Any] = [version.model_version]
+        if segment is not None:
+            where += f" AND CAST({quote_ident(segment.column)} AS VARCHAR) = ?"
+            params.append(segment.value)
+        sql = (
+            "SELECT prediction AS score, sum(label) AS pos, count(*) - sum(label) AS neg "
+            f"FROM {reference_table(con, version.model_name)} WHERE {where} "
+            "GROUP BY score ORDER BY score"
+        )
+    elif baseline.kind == "period" and baseline.start and baseline.end:
+        selection = Selection(
+            version.model_name, version.model_version, baseline.start, baseline.end, segment
+        )
+        joined, params = labelled_rows_sql(con, selection)
+        sql = (
+            "SELECT l.prediction AS score, sum(b.label) AS pos, count(*) - sum(b.label) AS neg "
+            f"FROM {joined} GROUP BY score ORDER BY score"
+        )
+    else:
+        raise PerformanceError(f"Unknown baseline {baseline!r}: use 'reference' or a period.")
+    frame = con.execute(sql, params).fetchnumpy()
+    return (
+        np.asarray(frame["score"], dtype=float),
+        np.asarray(frame["pos"], dtype=float),
+        np.asarray(frame["neg"], dtype=float),
+    )
+
+
+def ece_from_scores(*, scores: np.ndarray, positives: np.ndarray, negatives: np.ndarray) -> float | None:
+    """Expected calibration error of a score table (the same bins as the windows use)."""
+    n = positives + negatives
+    total = n.sum()
+    if total == 0:
+        return None
+    bins = np.searchsorted(np.array(BIN_EDGES[1:-1]), scores, side="left")
+    observed = np.bincount(bins, weights=positives, minlength=N_BINS)
+    predicted = np.bincount(bins, weights=n * scores, minlength=N_BINS)
+    return float(np.abs(observed - predicted).sum() / total)
 
 
 def input_drift_by_window(
@@ -708,6 +804,7 @@ def concept_drift(
     margin: float = DEFAULT_MARGIN,
     min_labels: int = MIN_LABELS,
     input_drift: dict[dt.datetime, bool] | None = None,
+    baseline: Baseline | None = None,
 ) -> ConceptDriftReport:
     """Windows where `metric` falls below validation by more than `margin` while the inputs did
     not drift, and where calibration (ECE) moved away from the reference's."""
@@ -721,7 +818,12 @@ def concept_drift(
         )
     with store.connect() as con:
         version = get_version(con, selection.model_name, selection.model_version)
-        baseline_ece = reference_ece(con, version) if version.task == BINARY else None
+        if baseline is None:
+            baseline = default_baseline(con, version, selection.segment)
+        baseline_ece = None
+        if version.task == BINARY:
+            scores, pos, neg = baseline_scores(con, version, baseline, selection.segment)
+            baseline_ece = ece_from_scores(scores=scores, positives=pos, negatives=neg)
     if input_drift is None:
         input_drift = input_drift_by_window(store, selection, granularity)
     source = "core.drift" if input_drift is not None else "input drift unknown"
@@ -768,6 +870,7 @@ def concept_drift(
         metric=metric,
         margin=margin,
         validation_set=report.validation_set,
+        baseline=baseline,
         baseline_ece=baseline_ece,
         input_drift_source=source,
         windows=tuple(windows),

@@ -13,7 +13,7 @@ import duckdb
 import onnxruntime as ort
 
 from core import artifacts, audit
-from core.contract import FEATURE_TYPES, FeatureSpec, ModelMetadata
+from core.contract import FEATURE_TYPES, TYPE_NOUNS, FeatureSpec, ModelMetadata
 from core.errors import MetadataError, RegistryError, UnknownModelError, VersionExistsError
 from core.sqlutil import quote_ident, read_source
 from core.store import Store
@@ -281,7 +281,7 @@ def _load_reference(
             + " ORDER BY rn LIMIT 1"
         ).fetchone()
         if bad:
-            problem = "is empty" if bad[1] is None else f"has {bad[1]!r}, not a {spec.type}"
+            problem = "is empty" if bad[1] is None else f"has {bad[1]!r}, not {TYPE_NOUNS[spec.type]}"
             raise MetadataError(f"{reference}: row {bad[0]}, column '{spec.name}' {problem}")
     frame = con.execute("SELECT * FROM ref_raw").df()
     if "prediction" not in frame.columns:

@@ -154,7 +154,13 @@ def read_tree_ensemble(model: onnx.ModelProto) -> TreeEnsemble:
     if len(base_values) == 1:
         base_value = float(base_values[0])
 
-    unsupported = sorted({m for m in modes if m not in ("BRANCH_LEQ", "BRANCH_LT", "BRANCH_GT", "BRANCH_GTE", "LEAF")})
+    unsupported = sorted(
+        {
+            m
+            for m in modes
+            if m not in ("BRANCH_LEQ", "BRANCH_LT", "BRANCH_GT", "BRANCH_GTE", "LEAF")
+        }
+    )
     if unsupported:
         raise UnsupportedTreeModel(f"Split modes {unsupported} cannot be expressed as x <= t.")
 

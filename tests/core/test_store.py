@@ -1,0 +1,95 @@
+"""The store: migrations on open, and two processes sharing one DuckDB file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.errors import StoreBusyError
+from core.migrations import LATEST_VERSION
+from core.store import Store, schema_version
+from tests.core.factories import log_rows, register_toy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _hold_lock(home: Path, seconds: float) -> subprocess.Popen:
+    """Another process that opens the store and keeps it busy, as a long ingest would."""
+    code = textwrap.dedent(
+        f"""
+        import time, sys
+        from pathlib import Path
+        from core.store import Store
+        with Store(Path({str(home)!r})).transaction() as con:
+            print("locked", flush=True)
+            time.sleep({seconds})
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_open_creates_the_latest_schema(store: Store) -> None:
+    with store.connect() as con:
+        assert schema_version(con) == LATEST_VERSION
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert {"models", "model_versions", "labels", "quarantine", "users", "audit_log"} <= tables
+
+
+def test_a_second_process_waits_for_the_first(store: Store) -> None:
+    holder = _hold_lock(store.home, 1.5)
+    started = time.monotonic()
+    with store.connect(timeout_s=30) as con:
+        con.execute("SELECT 1").fetchone()
+    waited = time.monotonic() - started
+    holder.wait(timeout=30)
+    assert holder.returncode == 0
+    assert waited > 0.5  # it really had to wait for the other process
+
+
+def test_a_busy_store_gives_a_clear_message_after_the_timeout(store: Store) -> None:
+    holder = _hold_lock(store.home, 5)
+    try:
+        with pytest.raises(StoreBusyError, match=r"is in use by another process .* stayed locked for 0 s\. "):
+            with store.connect(timeout_s=0.3):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_cli_ingest_runs_while_this_process_keeps_reading(store: Store, tmp_path: Path) -> None:
+    """The dashboard (this process) and the command line (a child) work at the same time."""
+    register_toy(store, tmp_path)
+    files = []
+    for part in range(3):
+        rows = log_rows(400)
+        rows["prediction_id"] = [f"f{part}-{i}" for i in range(400)]
+        path = tmp_path / f"part{part}.csv"
+        rows.to_csv(path, index=False)
+        files.append(str(path))
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "core", "ingest", "--model", "toy", *files, "--json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**__import__("os").environ, "VIGIL_HOME": str(store.home)},
+    )
+    reads = 0
+    while cli.poll() is None:
+        with store.connect(timeout_s=30) as con:
+            con.execute("SELECT count(*) FROM log_toy").fetchone()
+        reads += 1
+    out, err = cli.communicate()
+    assert cli.returncode == 0, err
+    assert [r["stored"] for r in pd.read_json(__import__("io").StringIO(out)).to_dict("records")] == [400] * 3
+    with store.connect() as con:
+        assert con.execute("SELECT count(*) FROM log_toy").fetchone()[0] == 1200
+    assert reads >= 1
