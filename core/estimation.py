@@ -235,4 +235,3 @@ def estimate_performance(
         min_labels=min_labels,
         windows=tuple(windows),
     )
-

@@ -312,7 +312,9 @@ def _binary_sql(
         params,
     ).fetchall():
         bins.setdefault(w, []).append(
-            ReliabilityBin(BIN_EDGES[b], BIN_EDGES[b + 1], int(n), float(mean_pred), float(observed))
+            ReliabilityBin(
+                BIN_EDGES[b], BIN_EDGES[b + 1], int(n), float(mean_pred), float(observed)
+            )
         )
     return stats, bins
 
@@ -714,7 +716,9 @@ def default_baseline(
         return Baseline("reference")
     start = dt.datetime.combine(bounds[0].date(), dt.time())
     period = Baseline("period", start, start + dt.timedelta(days=BASELINE_DAYS))
-    selection = Selection(version.model_name, version.model_version, period.start, period.end, segment)
+    selection = Selection(
+        version.model_name, version.model_version, period.start, period.end, segment
+    )
     joined, params = labelled_rows_sql(con, selection)
     labelled = con.execute(f"SELECT count(*) FROM {joined}", params).fetchone()[0]
     return period if labelled >= BASELINE_MIN_LABELS else Baseline("reference")
@@ -757,7 +761,9 @@ def baseline_scores(
     )
 
 
-def ece_from_scores(*, scores: np.ndarray, positives: np.ndarray, negatives: np.ndarray) -> float | None:
+def ece_from_scores(
+    *, scores: np.ndarray, positives: np.ndarray, negatives: np.ndarray
+) -> float | None:
     """Expected calibration error of a score table (the same bins as the windows use)."""
     n = positives + negatives
     total = n.sum()
@@ -777,7 +783,9 @@ def input_drift_by_window(
         from core import drift  # written by another engineer; optional here
     except ImportError:
         return None
-    finder = getattr(drift, "drift_by_window", None) or getattr(drift, "dataset_drift_by_window", None)
+    finder = getattr(drift, "drift_by_window", None) or getattr(
+        drift, "dataset_drift_by_window", None
+    )
     if finder is None:
         return None
     try:
@@ -808,9 +816,7 @@ def concept_drift(
 ) -> ConceptDriftReport:
     """Windows where `metric` falls below validation by more than `margin` while the inputs did
     not drift, and where calibration (ECE) moved away from the reference's."""
-    report = performance_report(
-        store, selection, granularity, min_labels=min_labels, margin=margin
-    )
+    report = performance_report(store, selection, granularity, min_labels=min_labels, margin=margin)
     if metric not in report.metric_names:
         raise PerformanceError(
             f"'{metric}' is not a performance metric of a {report.task} model; choose one of "

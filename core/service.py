@@ -66,8 +66,7 @@ def service_report(store: Store, selection: Selection, granularity: str = "day")
         per_window = {
             r[0]: r[1:]
             for r in con.execute(
-                f"SELECT {w_sql} AS w, {aggregates} FROM {table_sql} AS l WHERE {where} "
-                "GROUP BY w",
+                f"SELECT {w_sql} AS w, {aggregates} FROM {table_sql} AS l WHERE {where} GROUP BY w",
                 params,
             ).fetchall()
         }
@@ -110,9 +109,7 @@ def service_report(store: Store, selection: Selection, granularity: str = "day")
     for window in windows:
         key = _calendar_start(window.start, granularity)
         result.append(build(window.start, window.end, per_window.get(key), peaks.get(key, 0)))
-    overall = build(
-        selection.start, selection.end, overall_row, max(peaks.values(), default=0)
-    )
+    overall = build(selection.start, selection.end, overall_row, max(peaks.values(), default=0))
     return ServiceReport(selection, granularity, tuple(result), overall)
 
 

@@ -1,0 +1,100 @@
+"""Command: vigil drift — data and prediction drift per feature and window, as JSON or text."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from core.cli import print_json
+from core.commands.common import store
+from core.drift import drift_report
+from core.errors import VigilError
+from core.selection import Segment, Selection
+from core.windows import parse_granularity
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "drift",
+        help="data and prediction drift against the reference data, per feature and window",
+        description=(
+            "Compare the logs of one model version with its reference data (or with a "
+            "reference window of its own logs). Exit code 0 whatever the verdict; use "
+            "`vigil check` to fail a pipeline on drift."
+        ),
+    )
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", required=True)
+    p.add_argument("--from", dest="start", type=dt.date.fromisoformat, required=True,
+                   help="first day (UTC, inclusive), YYYY-MM-DD")
+    p.add_argument("--to", dest="end", type=dt.date.fromisoformat, required=True,
+                   help="last day (UTC, inclusive), YYYY-MM-DD")
+    p.add_argument("--granularity", default="day",
+                   help="day, week, month, or N: windows of N predictions (default day)")
+    p.add_argument("--segment", help="restrict to rows where a categorical column = value")
+    p.add_argument("--reference-from", type=dt.date.fromisoformat,
+                   help="compare with this window of the version's logs instead of its "
+                   "reference data (first day, inclusive)")
+    p.add_argument("--reference-to", type=dt.date.fromisoformat,
+                   help="last day of the reference window (inclusive)")
+    p.add_argument("--no-multivariate", action="store_true",
+                   help="skip the domain-classifier signal")
+    p.add_argument("--histograms", action="store_true", help="include bin/category counts")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_drift)
+
+
+def _day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    return dt.datetime.combine(start, dt.time()), dt.datetime.combine(
+        end + dt.timedelta(days=1), dt.time()
+    )
+
+
+def _segment(text: str | None) -> Segment | None:
+    if text is None:
+        return None
+    column, sep, value = text.partition("=")
+    if not sep or not column.strip():
+        raise VigilError(f"--segment {text!r}: write it as column=value, e.g. purpose=car.")
+    return Segment(column.strip(), value.strip())
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    segment = _segment(args.segment)
+    start, end = _day_range(args.start, args.end)
+    selection = Selection(args.model, args.version, start, end, segment)
+    reference = None
+    if args.reference_from or args.reference_to:
+        if not (args.reference_from and args.reference_to):
+            raise VigilError("Give both --reference-from and --reference-to, or neither.")
+        ref_start, ref_end = _day_range(args.reference_from, args.reference_to)
+        reference = Selection(args.model, args.version, ref_start, ref_end, segment)
+    report = drift_report(
+        store(),
+        selection,
+        granularity=parse_granularity(args.granularity),
+        reference=reference,
+        multivariate=not args.no_multivariate,
+    )
+    if args.json:
+        print_json(report.to_dict(histograms=args.histograms))
+        return 0
+    print(f"{args.model} {args.version}: {start:%Y-%m-%d} – {args.end:%Y-%m-%d} vs "
+          f"{report.reference_label}")
+    print(report.overall.dataset.sentence())
+    for column in report.overall.features + report.overall.prediction:
+        p = "" if column.p_value is None else f"  p={column.p_value:.3g}"
+        stat = "-" if column.statistic is None else f"{column.statistic:.4g}"
+        print(f"  {column.feature:<24} {column.status:<13} {column.test:<14} {stat}{p}")
+    if report.multivariate is not None and report.multivariate.auc is not None:
+        mv = report.multivariate
+        print(f"Domain classifier ROC AUC {mv.auc:.3f} (threshold {mv.threshold}): {mv.status}")
+    drifting = [
+        f"{w.window.label}: {', '.join(c.feature for c in w.features if c.drifted)}"
+        for w in report.windows
+        if any(c.drifted for c in w.features)
+    ]
+    print(f"Windows with drifted features: {len(drifting)} of {len(report.windows)}")
+    for line in drifting:
+        print(f"  {line}")
+    return 0

@@ -1,0 +1,489 @@
+"""Governance rules: roles, four-eyes, gates and overrides, atomicity, one champion, races."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from core import audit, gates, governance, lifecycle
+from core.auth import User
+from core.errors import PermissionDenied, RegistryError, VigilError
+from core.registry import aliases, get_version, register_version
+from core.contract import parse_metadata
+from core.store import Store
+from core.timeline import timeline
+from tests.core.factories import write_inputs
+
+MODEL = "credit-risk"
+DANA = User("dana", "analyst")
+RITA = User("rita", "approver")
+OMAR = User("omar", "approver")
+ADAM = User("adam", "admin")
+VIC = User("vic", "viewer")
+DRIFT_OVERRIDE = "Drift is the October shift in credit_amount and purpose; 1.1 was trained after it."
+
+
+def state(store: Store) -> dict:
+    """Everything a transition may touch, to compare before and after."""
+    with store.connect() as con:
+        return {
+            "statuses": con.execute(
+                "SELECT model_version, status FROM model_versions ORDER BY 1"
+            ).fetchall(),
+            "aliases": con.execute("SELECT alias, model_version FROM aliases ORDER BY 1").fetchall(),
+            "audit": con.execute("SELECT count(*), max(seq) FROM audit_log").fetchone(),
+            "requests": con.execute(
+                "SELECT request_id, state, row_version, override_by FROM promotion_requests "
+                "ORDER BY 1"
+            ).fetchall(),
+            "gate_results": con.execute("SELECT count(*) FROM gate_results").fetchone()[0],
+        }
+
+
+def status(store: Store, version: str) -> str:
+    with store.connect() as con:
+        return get_version(con, MODEL, version).status
+
+
+def champion(store: Store) -> str | None:
+    with store.connect() as con:
+        return aliases(con, MODEL).get("champion")
+
+
+def records(store: Store) -> list[dict]:
+    with store.connect() as con:
+        return audit.query(con)
+
+
+# --- the demo's starting point -------------------------------------------------------------
+
+
+def test_demo_has_one_pending_request_by_dana(demo_store: Store) -> None:
+    request = governance.get_request(demo_store, MODEL, "1.1")
+    assert request is not None
+    assert (request.state, request.requested_by, request.row_version) == ("pending", "dana", 1)
+    assert champion(demo_store) == "1.0"
+
+
+# --- roles -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("user", [DANA, VIC])
+def test_roles_that_may_not_decide(demo_store: Store, user: User) -> None:
+    for check in (governance.can_approve, governance.can_reject):
+        decision = check(demo_store, user, MODEL, "1.1")
+        assert (decision.allowed, decision.blocked_by) == (False, "role")
+    decision = governance.can_rollback(demo_store, user, MODEL)
+    assert (decision.allowed, decision.blocked_by) == (False, "role")
+    decision = governance.can_override(demo_store, user, MODEL, "1.1")
+    assert (decision.allowed, decision.blocked_by) == (False, "role")
+    article = "an" if user.role == "analyst" else "a"
+    assert governance.can_approve(demo_store, user, MODEL, "1.1").reason == (
+        f"{user.username} is {article} {user.role}; only approver, admin may approve promotions."
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "args"),
+    [
+        (governance.approve, (MODEL, "1.1", "ok")),
+        (governance.reject, (MODEL, "1.1", "no")),
+        (governance.override, (MODEL, "1.1", "fine")),
+        (governance.rollback, (MODEL, "undo")),
+        (governance.request_promotion, (MODEL, "1.0", "again")),
+    ],
+)
+def test_viewer_changes_nothing(demo_copy: Store, action, args) -> None:
+    before = state(demo_copy)
+    with pytest.raises(PermissionDenied):
+        action(demo_copy, VIC, *args)
+    assert state(demo_copy) == before
+
+
+def test_analyst_may_request_but_not_decide(demo_copy: Store) -> None:
+    with pytest.raises(PermissionDenied) as err:
+        governance.approve(demo_copy, DANA, MODEL, "1.1", "mine is good")
+    assert str(err.value) == "dana is an analyst; only approver, admin may approve promotions."
+    governance.reject(demo_copy, OMAR, MODEL, "1.1", "Drift not explained yet.")
+    decision = governance.can_request_promotion(demo_copy, DANA, MODEL, "1.1")
+    assert decision.allowed
+    outcome, report = governance.request_promotion(
+        demo_copy, DANA, MODEL, "1.1", "Drift analysis attached."
+    )
+    assert status(demo_copy, "1.1") == "pending_approval"
+    assert report.failed == ("drift_psi",)
+    assert outcome.message == (
+        "Promotion of credit-risk 1.1 requested (request #3); failed gates: drift_psi."
+    )
+    with demo_copy.connect() as con:
+        stored = gates.saved_results(con, 3)
+    assert [(r["phase"], r["gate"], r["outcome"]) for r in stored] == [
+        ("request", r.gate, r.outcome) for r in report.results
+    ]
+
+
+def test_request_requires_a_requestable_status(demo_store: Store) -> None:
+    decision = governance.can_request_promotion(demo_store, DANA, MODEL, "1.0")
+    assert decision == governance.Decision(
+        False,
+        "credit-risk 1.0 is Production; only a registered, rejected or rolled-back version "
+        "can be put up for promotion.",
+        "state",
+    )
+
+
+# --- four-eyes -------------------------------------------------------------------------------
+
+
+def test_requester_cannot_decide_their_own_request(demo_copy: Store) -> None:
+    governance.reject(demo_copy, OMAR, MODEL, "1.1", "Needs a drift analysis.")
+    governance.request_promotion(demo_copy, RITA, MODEL, "1.1", "Drift analysis done.")
+    for check, verb in ((governance.can_approve, "approve"), (governance.can_reject, "reject")):
+        decision = check(demo_copy, RITA, MODEL, "1.1")
+        assert decision == governance.Decision(
+            False,
+            f"Four-eyes: you (rita) requested its promotion; someone else must {verb} "
+            "credit-risk 1.1.",
+            "four_eyes",
+        )
+    with pytest.raises(governance.FourEyesError):
+        governance.reject(demo_copy, RITA, MODEL, "1.1", "changed my mind")
+    assert governance.can_reject(demo_copy, OMAR, MODEL, "1.1").allowed
+
+
+def test_registrant_cannot_approve(store: Store, tmp_path: Path) -> None:
+    """adam registers and rita requests: adam (an admin) still may not approve."""
+    meta_path, artifact, reference = write_inputs(tmp_path, "1")
+    import json
+
+    meta = parse_metadata(json.loads(meta_path.read_text()))
+    register_version(
+        store, meta, artifact=artifact, reference=reference, registered_by="adam",
+        registered_by_role="admin",
+    )
+    governance.request_promotion(store, RITA, "toy", "1", "First toy model.")
+    decision = governance.can_approve(store, ADAM, "toy", "1")
+    assert decision.blocked_by == "four_eyes"
+    assert decision.reason == (
+        "Four-eyes: you (adam) registered this version; someone else must approve toy 1."
+    )
+    decision = governance.can_override(store, ADAM, "toy", "1")
+    assert decision.blocked_by == "four_eyes"
+
+
+def test_overriding_admin_cannot_also_approve(demo_copy: Store) -> None:
+    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    decision = governance.can_approve(demo_copy, ADAM, MODEL, "1.1")
+    assert decision == governance.Decision(
+        False,
+        "Four-eyes: you (adam) overrode its failed gates; someone else must approve "
+        "credit-risk 1.1.",
+        "four_eyes",
+    )
+
+
+# --- gates and overrides ---------------------------------------------------------------------
+
+
+def test_failed_gate_blocks_approval(demo_copy: Store) -> None:
+    before = state(demo_copy)
+    decision = governance.can_approve(demo_copy, RITA, MODEL, "1.1")
+    assert (decision.allowed, decision.blocked_by) == (False, "gates")
+    assert decision.reason.startswith(
+        "Gate check failed — Drift vs production traffic (max PSI): max PSI 0.406 (credit_amount)"
+    )
+    assert decision.reason.endswith(
+        "Approval is blocked unless an admin records an override with its rationale."
+    )
+    with pytest.raises(governance.GateFailedError) as err:
+        governance.approve(demo_copy, RITA, MODEL, "1.1", "Looks better.")
+    assert str(err.value) == decision.reason
+    assert state(demo_copy) == before
+
+
+def test_only_admins_override(demo_copy: Store) -> None:
+    with pytest.raises(PermissionDenied) as err:
+        governance.override(demo_copy, RITA, MODEL, "1.1", "I accept the drift.")
+    assert str(err.value) == "rita is an approver; only admin may override failed gates."
+
+
+def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
+    override = governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    request = governance.get_request(demo_copy, MODEL, "1.1")
+    assert request.override_gates == ("drift_psi",)
+    assert (request.override_by, request.row_version) == ("adam", 2)
+    decision = governance.can_approve(demo_copy, RITA, MODEL, "1.1")
+    assert decision.allowed
+    assert decision.reason == f"Gates drift_psi failed and were overridden by adam: {DRIFT_OVERRIDE}"
+
+    outcome = governance.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC, drift accepted.")
+    assert outcome.message == (
+        "Approved credit-risk 1.1; it is now the champion (replacing 1.0, archived)."
+    )
+    assert (status(demo_copy, "1.1"), status(demo_copy, "1.0")) == ("production", "archived")
+    assert champion(demo_copy) == "1.1"
+    log = records(demo_copy)
+    tail = [(r["seq"], r["actor"], r["action"], r["model_version"], r["from_status"],
+             r["to_status"], r["alias"]) for r in log[-4:]]
+    assert tail == [
+        (override.audit_seqs[0], "adam", "override_gates", "1.1", "pending_approval",
+         "pending_approval", None),
+        (outcome.audit_seqs[0], "rita", "approve", "1.1", "pending_approval", "approved", None),
+        (outcome.audit_seqs[1], "rita", "archive", "1.0", "production", "archived", None),
+        (outcome.audit_seqs[2], "rita", "promote", "1.1", "approved", "production", "champion"),
+    ]
+    assert log[-4]["rationale"] == DRIFT_OVERRIDE
+    assert log[-4]["evidence"]["overridden_gates"] == ["drift_psi"]
+    approval = log[-3]
+    assert approval["hash"] == outcome.decision_hash
+    evidence = approval["evidence"]
+    assert evidence["request"]["override_by"] == "adam"
+    assert evidence["gates"]["passed"] is False
+    assert {r["gate"]: r["outcome"] for r in evidence["gates"]["results"]}["drift_psi"] == "fail"
+    assert evidence["drift"]["window"]["champion_version"] == "1.0"
+    assert evidence["drift"]["window"]["rows"] > 10_000
+    assert set(evidence["drift"]["psi"]) >= {"credit_amount", "purpose", "sex"}
+    assert evidence["key_metrics"]["candidate"]["roc_auc"] == pytest.approx(0.7551851851851852)
+    assert evidence["fairness"]["demographic_parity_ratio_sex"] == pytest.approx(
+        0.935687432867884
+    )
+    assert [t["model_version"] for t in evidence["traffic"]] == ["1.1", "1.0"]
+    assert evidence["request_id"] == 2
+    request = governance.list_requests(demo_copy, MODEL)[0]
+    assert (request.state, request.decided_by, request.decision_seq) == (
+        "approved",
+        "rita",
+        outcome.audit_seqs[0],
+    )
+    with demo_copy.connect() as con:
+        phases = [r["phase"] for r in gates.saved_results(con, 2)]
+        assert audit.verify(con).valid
+        assert audit.state_mismatches(con) == []
+    assert phases.count("approval") == 5
+
+
+def test_override_covers_only_the_gates_failing_then(demo_copy: Store) -> None:
+    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    with demo_copy.connect() as con:
+        version = get_version(con, MODEL, "1.1")
+    path = demo_copy.home / version.artifact_path
+    path.write_bytes(path.read_bytes() + b"tampered")
+    decision = governance.can_approve(demo_copy, RITA, MODEL, "1.1")
+    assert decision.blocked_by == "gates"
+    assert "Artifact hash intact" in decision.reason
+    assert "Drift vs production traffic" not in decision.reason
+
+
+def test_approval_without_failed_gates_needs_no_override(demo_copy: Store) -> None:
+    gates.set_threshold(demo_copy, ADAM, MODEL, "drift_psi", 0.5)
+    outcome = governance.approve(demo_copy, OMAR, MODEL, "1.1", "All gates pass.")
+    assert outcome.status == "production"
+    assert champion(demo_copy) == "1.1"
+
+
+def test_rationale_is_required(demo_copy: Store) -> None:
+    with pytest.raises(RegistryError) as err:
+        governance.approve(demo_copy, RITA, MODEL, "1.1", "   ")
+    assert str(err.value) == (
+        "A rationale is required to approve credit-risk 1.1; say why in a sentence or two."
+    )
+
+
+def test_reject(demo_copy: Store) -> None:
+    outcome = governance.reject(demo_copy, OMAR, MODEL, "1.1", "Drift in purpose unexplained.")
+    assert status(demo_copy, "1.1") == "rejected"
+    assert champion(demo_copy) == "1.0"
+    record = records(demo_copy)[-1]
+    assert (record["action"], record["actor"], record["rationale"]) == (
+        "reject",
+        "omar",
+        "Drift in purpose unexplained.",
+    )
+    assert record["evidence"]["gates"]["results"]
+    assert outcome.decision_hash == record["hash"]
+    with pytest.raises(RegistryError) as err:
+        governance.approve(demo_copy, RITA, MODEL, "1.1", "too late")
+    assert str(err.value).startswith("Promotion request #2 for credit-risk 1.1 was already "
+                                     "decided: rejected by omar at ")
+
+
+# --- rollback and the timeline ---------------------------------------------------------------
+
+
+def test_rollback_restores_the_previous_champion(demo_copy: Store) -> None:
+    decision = governance.can_rollback(demo_copy, OMAR, MODEL)
+    assert decision == governance.Decision(
+        False,
+        "credit-risk 1.0 is the first champion on record; there is no earlier approved "
+        "champion to roll back to.",
+        "state",
+    )
+    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    governance.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC.")
+    assert governance.can_rollback(demo_copy, OMAR, MODEL).allowed
+    outcome = governance.rollback(demo_copy, OMAR, MODEL, "Approval rate for long loans fell.")
+    assert outcome.message == (
+        "Rolled credit-risk back: 1.0 is champion again; 1.1 is rolled back."
+    )
+    assert (status(demo_copy, "1.0"), status(demo_copy, "1.1")) == ("production", "rolled_back")
+    assert champion(demo_copy) == "1.0"
+    down, up = records(demo_copy)[-2:]
+    assert (down["action"], down["model_version"], down["to_status"]) == (
+        "rollback", "1.1", "rolled_back",
+    )
+    assert (up["action"], up["model_version"], up["alias"]) == ("restore", "1.0", "champion")
+    spells = timeline(demo_copy, MODEL).intervals
+    assert [(i.model_version, i.started_by, i.ended_by) for i in spells] == [
+        ("1.0", "promote", "archive"),
+        ("1.1", "promote", "rollback"),
+        ("1.0", "restore", None),
+    ]
+    assert down["evidence"]["live_from"] == spells[1].start.isoformat()
+    assert up["evidence"]["previously_live_until"] == spells[0].end.isoformat()
+    # 1.1 was rolled back: it is not a target for another rollback
+    decision = governance.can_rollback(demo_copy, OMAR, MODEL)
+    assert (decision.allowed, decision.blocked_by) == (False, "state")
+
+
+# --- atomicity and the one-champion rule -----------------------------------------------------
+
+
+def test_failure_midway_leaves_no_half_change(demo_copy: Store, monkeypatch) -> None:
+    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    before = state(demo_copy)
+    real = lifecycle.apply_transition
+
+    def failing(con, **kwargs):
+        if kwargs["action"] == "promote":
+            raise RuntimeError("disk full")  # after approve and archive were written
+        return real(con, **kwargs)
+
+    monkeypatch.setattr(governance.lifecycle, "apply_transition", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        governance.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC.")
+    assert state(demo_copy) == before
+    monkeypatch.setattr(governance.lifecycle, "apply_transition", real)
+    governance.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC.")
+    assert champion(demo_copy) == "1.1"
+
+
+def test_one_champion_enforced_in_code_and_db(demo_copy: Store) -> None:
+    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    before = state(demo_copy)
+    with pytest.raises(lifecycle.InvariantError) as err:
+        with demo_copy.transaction() as con:
+            lifecycle.apply_transition(
+                con, actor=RITA, model_name=MODEL, model_version="1.1", action="approve",
+                to_status="approved", rationale="x",
+            )
+            lifecycle.apply_transition(
+                con, actor=RITA, model_name=MODEL, model_version="1.1", action="promote",
+                to_status="production", alias="champion", rationale="x",
+            )
+    assert str(err.value) == (
+        "credit-risk would have 2 versions in production (1.0, 1.1); only one champion is "
+        "allowed. Nothing was changed."
+    )
+    assert state(demo_copy) == before
+    with pytest.raises(duckdb.ConstraintException):
+        with demo_copy.transaction() as con:
+            con.execute(
+                "INSERT INTO aliases VALUES (?, 'champion', '1.1', now()::TIMESTAMP)", [MODEL]
+            )
+    assert state(demo_copy) == before
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+
+def test_two_reviewers_at_once_exactly_one_wins(demo_copy: Store, monkeypatch) -> None:
+    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    version = governance.get_request(demo_copy, MODEL, "1.1").row_version
+    real = gates.run_gates
+    barrier = threading.Barrier(2)
+
+    def slow_gates(*args, **kwargs):
+        report = real(*args, **kwargs)
+        try:
+            barrier.wait(timeout=5)  # both are inside their transactions now
+        except threading.BrokenBarrierError:
+            pass  # the retry of the loser runs alone
+        time.sleep(0.05)
+        return report
+
+    monkeypatch.setattr(governance.gate_checks, "run_gates", slow_gates)
+    results: dict[str, object] = {}
+
+    def act(user: User, action) -> None:
+        try:
+            results[user.username] = action(
+                demo_copy, user, MODEL, "1.1", f"Decision by {user.username}.",
+                expected_row_version=version,
+            )
+        except Exception as err:  # noqa: BLE001 - the test inspects what each thread got
+            results[user.username] = err
+
+    threads = [
+        threading.Thread(target=act, args=(RITA, governance.approve)),
+        threading.Thread(target=act, args=(OMAR, governance.reject)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    winners = [u for u, r in results.items() if isinstance(r, governance.Outcome)]
+    losers = [u for u, r in results.items() if isinstance(r, Exception)]
+    assert len(winners) == 1 and len(losers) == 1, results
+    error = results[losers[0]]
+    assert isinstance(error, VigilError), repr(error)
+    assert not isinstance(error, duckdb.Error)
+    won = results[winners[0]]
+    assert (
+        f"was already decided: {'approved' if won.action == 'approve' else 'rejected'} "
+        f"by {winners[0]}" in str(error)
+        or "changed since you loaded it" in str(error)
+        or "decided by someone else meanwhile" in str(error)
+    ), str(error)
+    decisions = [r for r in records(demo_copy) if r["action"] in ("approve", "reject")
+                 and r["model_version"] == "1.1"]
+    assert [d["actor"] for d in decisions] == [winners[0]]
+    with demo_copy.connect() as con:
+        assert audit.verify(con).valid
+        assert audit.state_mismatches(con) == []
+
+
+def test_stale_page_is_refused(demo_copy: Store) -> None:
+    loaded = governance.get_request(demo_copy, MODEL, "1.1").row_version
+    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    with pytest.raises(lifecycle.RequestConflictError) as err:
+        governance.approve(demo_copy, RITA, MODEL, "1.1", "ok", expected_row_version=loaded)
+    assert str(err.value) == (
+        "Promotion request #2 for credit-risk 1.1 changed since you loaded it (someone else "
+        "acted on it); reload to see its state."
+    )
+
+
+def test_conflict_that_persists_becomes_a_clear_error(demo_copy: Store, monkeypatch) -> None:
+    def always_conflict(con, **kwargs):
+        raise duckdb.TransactionException("TransactionContext Error: Conflict on tuple deletion!")
+
+    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    monkeypatch.setattr(governance.lifecycle, "apply_transition", always_conflict)
+    monkeypatch.setattr(governance, "WRITE_ATTEMPTS", 2)
+    with pytest.raises(governance.ConcurrentChangeError) as err:
+        governance.approve(demo_copy, RITA, MODEL, "1.1", "ok")
+    assert str(err.value) == (
+        "Approve credit-risk 1.1: another change to the registry was being recorded at the same "
+        "moment, and this one could not be completed. Nothing was changed; reload and try again."
+    )
+
+
+def test_decision_is_frozen(demo_store: Store) -> None:
+    decision = governance.can_reject(demo_store, RITA, MODEL, "1.1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decision.allowed = False  # type: ignore[misc]
