@@ -44,7 +44,9 @@ class IngestResult:
     ignored_columns: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        payload = asdict(self)
+        payload["top_reasons"] = [{"reason": r, "rows": n} for r, n in self.top_reasons]
+        return payload
 
 
 def _text(expr: str) -> str:
