@@ -13,7 +13,12 @@ from core.errors import MetadataError
 
 TASKS = ("binary_classification", "regression")
 FEATURE_TYPES = {"number": "DOUBLE", "integer": "BIGINT", "string": "VARCHAR", "boolean": "BOOLEAN"}
-TYPE_NOUNS = {"number": "a number", "integer": "an integer", "string": "text", "boolean": "true/false"}
+TYPE_NOUNS = {
+    "number": "a number",
+    "integer": "an integer",
+    "string": "text",
+    "boolean": "true/false",
+}
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 COLUMN_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

@@ -281,7 +281,9 @@ def _load_reference(
             + " ORDER BY rn LIMIT 1"
         ).fetchone()
         if bad:
-            problem = "is empty" if bad[1] is None else f"has {bad[1]!r}, not {TYPE_NOUNS[spec.type]}"
+            problem = (
+                "is empty" if bad[1] is None else f"has {bad[1]!r}, not {TYPE_NOUNS[spec.type]}"
+            )
             raise MetadataError(f"{reference}: row {bad[0]}, column '{spec.name}' {problem}")
     frame = con.execute("SELECT * FROM ref_raw").df()
     if "prediction" not in frame.columns:

@@ -12,8 +12,13 @@ from core.auth import User
 from core.store import Store
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
-DEMO_ROLES = {"dana": "analyst", "rita": "approver", "omar": "approver", "adam": "admin",
-              "vic": "viewer"}
+DEMO_ROLES = {
+    "dana": "analyst",
+    "rita": "approver",
+    "omar": "approver",
+    "adam": "admin",
+    "vic": "viewer",
+}
 
 
 def app_test(store: Store, timeout: float = 60) -> AppTest:
@@ -36,8 +41,18 @@ def run_page(
 def texts(at: AppTest) -> str:
     """Everything a person reads on the page, joined: for asserting on visible words."""
     parts = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
-                 "error", "success", "metric"):
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "info",
+        "warning",
+        "error",
+        "success",
+        "metric",
+    ):
         for element in getattr(at, kind):
             value = getattr(element, "value", None)
             label = getattr(element, "label", None)

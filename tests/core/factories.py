@@ -69,7 +69,9 @@ def toy_onnx(frame: pd.DataFrame) -> bytes:
         ("tenure", FloatTensorType([None, 1])),
     ]
     model = convert_sklearn(
-        pipe, initial_types=inputs, options={id(pipe): {"zipmap": False}},
+        pipe,
+        initial_types=inputs,
+        options={id(pipe): {"zipmap": False}},
         target_opset={"": 17, "ai.onnx.ml": 3},
     )
     return model.SerializeToString()
@@ -91,8 +93,12 @@ def register_toy(store: Store, folder: Path, version: str = "1", **overrides: An
     meta_path, artifact, reference = write_inputs(folder, version, **overrides)
     meta: ModelMetadata = parse_metadata(json.loads(meta_path.read_text()))
     return register_version(
-        store, meta, artifact=artifact, reference=reference,
-        registered_by="dana", registered_by_role="analyst",
+        store,
+        meta,
+        artifact=artifact,
+        reference=reference,
+        registered_by="dana",
+        registered_by_role="analyst",
     )
 
 

@@ -22,22 +22,41 @@ def test_passwords_are_hashed_and_checked(store: Store) -> None:
 @pytest.mark.parametrize(
     ("name", "role", "password", "message"),
     [
-        ("Rita", "approver", "longenough", "User name 'Rita' must be 2–32 lower-case letters, digits, '.', '_' or '-', starting with a letter."),
-        ("rita", "boss", "longenough", "Role 'boss' does not exist; choose one of viewer, analyst, approver, admin."),
+        (
+            "Rita",
+            "approver",
+            "longenough",
+            "User name 'Rita' must be 2–32 lower-case letters, digits, '.', '_' or '-', starting with a letter.",
+        ),
+        (
+            "rita",
+            "boss",
+            "longenough",
+            "Role 'boss' does not exist; choose one of viewer, analyst, approver, admin.",
+        ),
         ("rita", "viewer", "short", "The password for rita must have at least 8 characters."),
     ],
 )
-def test_bad_users_are_refused(store: Store, name: str, role: str, password: str, message: str) -> None:
+def test_bad_users_are_refused(
+    store: Store, name: str, role: str, password: str, message: str
+) -> None:
     with store.transaction() as con, pytest.raises(AuthError) as err:
         auth.add_user(con, name, role, password)
     assert str(err.value) == message
 
 
 def test_roles_and_permissions() -> None:
-    viewer, analyst, approver = (auth.User("v", "viewer"), auth.User("a", "analyst"), auth.User("p", "approver"))
+    viewer, analyst, approver = (
+        auth.User("v", "viewer"),
+        auth.User("a", "analyst"),
+        auth.User("p", "approver"),
+    )
     assert not viewer.can("ingest") and analyst.can("request_promotion") and approver.can("approve")
     assert not analyst.can("approve")
-    with pytest.raises(PermissionDenied, match=r"^v is a viewer and cannot approve promotions; it needs one of: approver, admin\.$"):
+    with pytest.raises(
+        PermissionDenied,
+        match=r"^v is a viewer and cannot approve promotions; it needs one of: approver, admin\.$",
+    ):
         auth.require(viewer, "approve", "approve promotions")
 
 

@@ -14,10 +14,17 @@ from tests.core.factories import log_rows, write_inputs
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def vigil(home: Path, *args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+def vigil(
+    home: Path, *args: str, stdin: str = "", env: dict | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "core", *args], cwd=ROOT, input=stdin, capture_output=True,
-        text=True, env={**os.environ, "VIGIL_HOME": str(home), **(env or {})}, timeout=120,
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VIGIL_HOME": str(home), **(env or {})},
+        timeout=120,
     )
 
 
@@ -27,8 +34,17 @@ def test_register_ingest_and_list_from_the_command_line(store: Store, tmp_path: 
     assert added.returncode == 0, added.stderr
     meta, artifact, reference = write_inputs(tmp_path)
     registered = vigil(
-        home, "register", "--metadata", str(meta), "--artifact", str(artifact),
-        "--reference", str(reference), "--user", "dana", "--json",
+        home,
+        "register",
+        "--metadata",
+        str(meta),
+        "--artifact",
+        str(artifact),
+        "--reference",
+        str(reference),
+        "--user",
+        "dana",
+        "--json",
         env={"VIGIL_PASSWORD": "long-password"},
     )
     assert registered.returncode == 0, registered.stderr
@@ -40,9 +56,15 @@ def test_register_ingest_and_list_from_the_command_line(store: Store, tmp_path: 
     assert ingested.returncode == 0, ingested.stderr
     counts = json.loads(ingested.stdout)[0]
     assert {k: counts[k] for k in ("read", "stored", "quarantined", "already_present")} == {
-        "read": 4, "stored": 3, "quarantined": 1, "already_present": 0}
+        "read": 4,
+        "stored": 3,
+        "quarantined": 1,
+        "already_present": 0,
+    }
     listed = json.loads(vigil(home, "models", "--json").stdout)
-    assert [(m["model_name"], m["model_version"], m["status"]) for m in listed] == [("toy", "1", "registered")]
+    assert [(m["model_name"], m["model_version"], m["status"]) for m in listed] == [
+        ("toy", "1", "registered")
+    ]
     quarantined = vigil(home, "quarantine", "--model", "toy")
     assert quarantined.stdout.strip().endswith("logs.csv:3  income: 'n/a' is not a number")
 
@@ -55,18 +77,44 @@ def test_errors_exit_non_zero_with_a_message(store: Store, tmp_path: Path) -> No
     assert unknown.returncode == 2 and "unrecognized arguments: --bogus" in unknown.stderr
 
 
-def test_register_needs_an_authenticated_user_with_the_right_role(store: Store, tmp_path: Path) -> None:
+def test_register_needs_an_authenticated_user_with_the_right_role(
+    store: Store, tmp_path: Path
+) -> None:
     vigil(store.home, "users", "add", "root", "--role", "admin", stdin="long-password\n")
-    added = vigil(store.home, "users", "add", "vic", "--role", "viewer", "--user", "root",
-                  stdin="viewer-password\n", env={"VIGIL_PASSWORD": "long-password"})
+    added = vigil(
+        store.home,
+        "users",
+        "add",
+        "vic",
+        "--role",
+        "viewer",
+        "--user",
+        "root",
+        stdin="viewer-password\n",
+        env={"VIGIL_PASSWORD": "long-password"},
+    )
     assert added.returncode == 0, added.stderr
     meta, artifact, reference = write_inputs(tmp_path)
-    args = ("register", "--metadata", str(meta), "--artifact", str(artifact), "--reference", str(reference))
+    args = (
+        "register",
+        "--metadata",
+        str(meta),
+        "--artifact",
+        str(artifact),
+        "--reference",
+        str(reference),
+    )
     anonymous = vigil(store.home, *args)
-    assert anonymous.stderr.strip() == "error: This command changes the store: name the acting user with --user NAME."
+    assert (
+        anonymous.stderr.strip()
+        == "error: This command changes the store: name the acting user with --user NAME."
+    )
     viewer = vigil(store.home, *args, "--user", "vic", env={"VIGIL_PASSWORD": "viewer-password"})
     assert viewer.returncode == 1
-    assert viewer.stderr.strip() == "error: vic is a viewer and cannot register model versions; it needs one of: analyst, admin."
+    assert (
+        viewer.stderr.strip()
+        == "error: vic is a viewer and cannot register model versions; it needs one of: analyst, admin."
+    )
 
 
 def test_every_command_has_help() -> None:
@@ -75,6 +123,11 @@ def test_every_command_has_help() -> None:
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
     for name in commands:
-        result = subprocess.run([sys.executable, "-m", "core", name, "--help"], cwd=ROOT,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "core", name, "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0 and "usage: vigil" in result.stdout, name

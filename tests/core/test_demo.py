@@ -55,9 +55,11 @@ def test_injected_drift_and_concept_drift_are_in_the_data(demo_store: Store) -> 
     assert amounts[1][1] / amounts[0][1] > 1.4
     before = labelled[~labelled["after"]]
     after = labelled[labelled["after"]]
-    assert roc_auc_score(before["label"], before["prediction"]) - roc_auc_score(
-        after["label"], after["prediction"]
-    ) > 0.03
+    assert (
+        roc_auc_score(before["label"], before["prediction"])
+        - roc_auc_score(after["label"], after["prediction"])
+        > 0.03
+    )
 
 
 def test_the_demo_is_deterministic(demo_store: Store, tmp_path) -> None:

@@ -26,12 +26,16 @@ def _csv(frame: pd.DataFrame, path: Path) -> Path:
 
 def _quarantine(store: Store) -> list[tuple[int, str]]:
     with store.connect() as con:
-        return con.execute("SELECT row_number, reason FROM quarantine ORDER BY row_number").fetchall()
+        return con.execute(
+            "SELECT row_number, reason FROM quarantine ORDER BY row_number"
+        ).fetchall()
 
 
 def _stored_ids(store: Store) -> list[str]:
     with store.connect() as con:
-        return [r[0] for r in con.execute("SELECT prediction_id FROM log_toy ORDER BY 1").fetchall()]
+        return [
+            r[0] for r in con.execute("SELECT prediction_id FROM log_toy ORDER BY 1").fetchall()
+        ]
 
 
 def test_good_file_is_stored_with_typed_utc_values(toy: Store, tmp_path: Path) -> None:
@@ -60,8 +64,12 @@ def test_good_file_is_stored_with_typed_utc_values(toy: Store, tmp_path: Path) -
         ("prediction_id", "", "prediction_id is empty"),
         ("model_version", "9", "model_version '9' is not registered for toy (registered: 1)"),
         ("model_name", "other", "model_name 'other' is not the model being ingested (toy)"),
-        ("prediction", "1.5", "prediction 1.5 is outside [0, 1]; a binary classifier logs the "
-         "positive-class probability"),
+        (
+            "prediction",
+            "1.5",
+            "prediction 1.5 is outside [0, 1]; a binary classifier logs the "
+            "positive-class probability",
+        ),
         ("prediction", "high", "prediction: 'high' is not a number"),
         ("prediction", "", "prediction is empty on a row with status ok"),
         ("latency_ms", "-3", "latency_ms is negative"),
@@ -84,7 +92,9 @@ def test_several_problems_in_one_row_are_all_named(toy: Store, tmp_path: Path) -
     rows.loc[0, "income"] = "x"
     rows.loc[0, "timestamp"] = "never"
     ingest_predictions(toy, "toy", _csv(rows, tmp_path / "multi.csv"))
-    assert _quarantine(toy) == [(1, "timestamp 'never' is not a date-time; income: 'x' is not a number")]
+    assert _quarantine(toy) == [
+        (1, "timestamp 'never' is not a date-time; income: 'x' is not a number")
+    ]
 
 
 def test_missing_column_quarantines_every_row_naming_it(toy: Store, tmp_path: Path) -> None:
@@ -125,8 +135,10 @@ def test_duplicates_in_file_and_reingest_change_nothing(toy: Store, tmp_path: Pa
 def test_all_three_formats_give_the_same_rows(toy: Store, tmp_path: Path, suffix: str) -> None:
     rows = log_rows(4)
     typed = rows.assign(
-        income=rows["income"].astype(float), tenure=rows["tenure"].astype(int),
-        prediction=rows["prediction"].astype(float), latency_ms=rows["latency_ms"].astype(float),
+        income=rows["income"].astype(float),
+        tenure=rows["tenure"].astype(int),
+        prediction=rows["prediction"].astype(float),
+        latency_ms=rows["latency_ms"].astype(float),
     )
     path = tmp_path / f"logs.{suffix}"
     if suffix == "parquet":
@@ -138,16 +150,23 @@ def test_all_three_formats_give_the_same_rows(toy: Store, tmp_path: Path, suffix
     result = ingest_predictions(toy, "toy", path)
     assert (result.read, result.stored, result.quarantined) == (4, 4, 0)
     with toy.connect() as con:
-        got = con.execute("SELECT income, tenure, prediction FROM log_toy ORDER BY prediction_id").fetchall()
+        got = con.execute(
+            "SELECT income, tenure, prediction FROM log_toy ORDER BY prediction_id"
+        ).fetchall()
     expected = list(typed[["income", "tenure", "prediction"]].itertuples(index=False, name=None))
     assert got == expected
 
 
 def test_unknown_model_and_unreadable_files_are_refused(toy: Store, tmp_path: Path) -> None:
     path = _csv(log_rows(1), tmp_path / "a.csv")
-    with pytest.raises(UnknownModelError, match=r"^Model 'nope' is not registered \(registered models: toy\)\.$"):
+    with pytest.raises(
+        UnknownModelError, match=r"^Model 'nope' is not registered \(registered models: toy\)\.$"
+    ):
         ingest_predictions(toy, "nope", path)
-    with pytest.raises(IngestError, match=r"b\.txt: unsupported file type '\.txt'; use \.parquet, \.csv or \.jsonl$"):
+    with pytest.raises(
+        IngestError,
+        match=r"b\.txt: unsupported file type '\.txt'; use \.parquet, \.csv or \.jsonl$",
+    ):
         ingest_predictions(toy, "toy", tmp_path / "b.txt")
     with pytest.raises(IngestError, match=r"missing\.csv: file not found$"):
         ingest_predictions(toy, "toy", tmp_path / "missing.csv")
@@ -181,26 +200,42 @@ def test_labels_join_later_and_unknown_ids_are_quarantined(toy: Store, tmp_path:
     ]
     assert stored == [("p1", 1.0), ("p2", 0.0)]
     again = ingest_labels(toy, "toy", path)
-    assert (again.stored, again.quarantined, again.already_present, again.new_quarantine_records) == (0, 3, 2, 0)
+    assert (
+        again.stored,
+        again.quarantined,
+        again.already_present,
+        again.new_quarantine_records,
+    ) == (0, 3, 2, 0)
 
 
 def test_a_changed_label_is_not_silently_overwritten(toy: Store, tmp_path: Path) -> None:
     ingest_predictions(toy, "toy", _csv(log_rows(1), tmp_path / "logs.csv"))
-    ingest_labels(toy, "toy", _csv(pd.DataFrame({"prediction_id": ["p1"], "label": [1]}), tmp_path / "l1.csv"))
-    result = ingest_labels(toy, "toy", _csv(pd.DataFrame({"prediction_id": ["p1"], "label": [0]}), tmp_path / "l2.csv"))
+    ingest_labels(
+        toy, "toy", _csv(pd.DataFrame({"prediction_id": ["p1"], "label": [1]}), tmp_path / "l1.csv")
+    )
+    result = ingest_labels(
+        toy, "toy", _csv(pd.DataFrame({"prediction_id": ["p1"], "label": [0]}), tmp_path / "l2.csv")
+    )
     assert (result.stored, result.quarantined) == (0, 1)
-    assert _quarantine(toy)[-1] == (1, "a label for 'p1' is already recorded (1.0); corrections are not accepted")
+    assert _quarantine(toy)[-1] == (
+        1,
+        "a label for 'p1' is already recorded (1.0); corrections are not accepted",
+    )
 
 
 def test_binary_labels_must_be_zero_or_one(toy: Store, tmp_path: Path) -> None:
     ingest_predictions(toy, "toy", _csv(log_rows(1), tmp_path / "logs.csv"))
-    ingest_labels(toy, "toy", _csv(pd.DataFrame({"prediction_id": ["p1"], "label": [2]}), tmp_path / "l.csv"))
+    ingest_labels(
+        toy, "toy", _csv(pd.DataFrame({"prediction_id": ["p1"], "label": [2]}), tmp_path / "l.csv")
+    )
     assert _quarantine(toy) == [(1, "label 2 is not 0 or 1")]
 
 
 def test_label_file_without_label_column_is_refused(toy: Store, tmp_path: Path) -> None:
     path = _csv(pd.DataFrame({"prediction_id": ["p1"]}), tmp_path / "l.csv")
-    with pytest.raises(IngestError, match=r"a label file needs columns prediction_id and label; missing: label$"):
+    with pytest.raises(
+        IngestError, match=r"a label file needs columns prediction_id and label; missing: label$"
+    ):
         ingest_labels(toy, "toy", path)
 
 

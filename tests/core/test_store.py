@@ -41,7 +41,9 @@ def _hold_lock(home: Path, seconds: float) -> subprocess.Popen:
 def test_open_creates_the_latest_schema(store: Store) -> None:
     with store.connect() as con:
         assert schema_version(con) == LATEST_VERSION
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
     assert {"models", "model_versions", "labels", "quarantine", "users", "audit_log"} <= tables
 
 
@@ -59,9 +61,10 @@ def test_a_second_process_waits_for_the_first(store: Store) -> None:
 def test_a_busy_store_gives_a_clear_message_after_the_timeout(store: Store) -> None:
     holder = _hold_lock(store.home, 5)
     try:
-        with pytest.raises(StoreBusyError, match=r"is in use by another process .* stayed locked for 0 s\. "):
-            with store.connect(timeout_s=0.3):
-                pass
+        with pytest.raises(
+            StoreBusyError, match=r"is in use by another process .* stayed locked for 0 s\. "
+        ), store.connect(timeout_s=0.3):
+            pass
     finally:
         holder.kill()
         holder.wait()
@@ -79,7 +82,10 @@ def test_cli_ingest_runs_while_this_process_keeps_reading(store: Store, tmp_path
         files.append(str(path))
     cli = subprocess.Popen(
         [sys.executable, "-m", "core", "ingest", "--model", "toy", *files, "--json"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**__import__("os").environ, "VIGIL_HOME": str(store.home)},
     )
     reads = 0
@@ -89,7 +95,9 @@ def test_cli_ingest_runs_while_this_process_keeps_reading(store: Store, tmp_path
         reads += 1
     out, err = cli.communicate()
     assert cli.returncode == 0, err
-    assert [r["stored"] for r in pd.read_json(__import__("io").StringIO(out)).to_dict("records")] == [400] * 3
+    assert [
+        r["stored"] for r in pd.read_json(__import__("io").StringIO(out)).to_dict("records")
+    ] == [400] * 3
     with store.connect() as con:
         assert con.execute("SELECT count(*) FROM log_toy").fetchone()[0] == 1200
     assert reads >= 1
