@@ -61,9 +61,12 @@ def test_a_second_process_waits_for_the_first(store: Store) -> None:
 def test_a_busy_store_gives_a_clear_message_after_the_timeout(store: Store) -> None:
     holder = _hold_lock(store.home, 5)
     try:
-        with pytest.raises(
-            StoreBusyError, match=r"is in use by another process .* stayed locked for 0 s\. "
-        ), store.connect(timeout_s=0.3):
+        with (
+            pytest.raises(
+                StoreBusyError, match=r"is in use by another process .* stayed locked for 0 s\. "
+            ),
+            store.connect(timeout_s=0.3),
+        ):
             pass
     finally:
         holder.kill()
@@ -101,3 +104,40 @@ def test_cli_ingest_runs_while_this_process_keeps_reading(store: Store, tmp_path
     with store.connect() as con:
         assert con.execute("SELECT count(*) FROM log_toy").fetchone()[0] == 1200
     assert reads >= 1
+
+
+def test_an_older_store_is_migrated_on_open_and_keeps_its_data(tmp_path: Path) -> None:
+    import duckdb
+
+    from core.migrations import MIGRATIONS
+
+    path = tmp_path / "vigil.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
+    con.execute(MIGRATIONS[0][1])
+    con.execute("INSERT INTO schema_version VALUES (1, now()::TIMESTAMP)")
+    con.execute("INSERT INTO users VALUES ('old', 'viewer', 'x', now()::TIMESTAMP, FALSE)")
+    con.close()
+    with Store(tmp_path).connect() as migrated:
+        assert schema_version(migrated) == LATEST_VERSION
+        assert migrated.execute("SELECT username FROM users").fetchall() == [("old",)]
+        applied = [
+            r[0]
+            for r in migrated.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+        ]
+    assert applied == [v for v, _ in MIGRATIONS]
+
+
+def test_a_newer_store_is_refused(tmp_path: Path) -> None:
+    from core.errors import StoreError
+
+    with Store(tmp_path).connect() as con:
+        con.execute("INSERT INTO schema_version VALUES (999, now()::TIMESTAMP)")
+    import core.store
+
+    core.store._migrated.discard(Store(tmp_path).db_path)
+    with pytest.raises(
+        StoreError, match=r"^The store is at schema version 999, newer than this Vigil"
+    ):
+        with Store(tmp_path).connect():
+            pass
