@@ -120,7 +120,7 @@ def _quarantine_and_count(
     *,
     kind: str,
     model_name: str,
-    path: Path,
+    source: str,
     sha: str,
     batch_id: int,
 ) -> tuple[int, int, list[tuple[str, int]]]:
@@ -137,7 +137,7 @@ def _quarantine_and_count(
             WHERE q.kind = ? AND q.model_name = ? AND q.file_sha256 = ? AND q.row_number = c._row
         )
         """,
-        [batch_id, kind, model_name, str(path), sha, kind, model_name, sha],
+        [batch_id, kind, model_name, source, sha, kind, model_name, sha],
     )
     new_records = con.execute("SELECT count(*) FROM quarantine").fetchone()[0] - before
     reasons = con.execute(
@@ -182,9 +182,14 @@ def _feature_union(
     return specs, needing
 
 
-def ingest_predictions(store: Store, model_name: str, path: Path) -> IngestResult:
-    """Validate and store one prediction-log file for a registered model."""
+def ingest_predictions(
+    store: Store, model_name: str, path: Path, *, source_name: str | None = None
+) -> IngestResult:
+    """Validate and store one prediction-log file for a registered model.
+
+    `source_name` is what the records name the file by (e.g. an upload's own name)."""
     path = Path(path)
+    source = source_name or str(path)
     read_source(path)  # fail fast on a missing file or unknown type, before taking the lock
     sha = sha256_file(path)
     with _ingest_lock, store.transaction() as con:
@@ -229,10 +234,10 @@ def ingest_predictions(store: Store, model_name: str, path: Path) -> IngestResul
             """
         )
         quarantined, new_records, reasons = _quarantine_and_count(
-            con, kind="prediction", model_name=model_name, path=path, sha=sha, batch_id=batch_id
+            con, kind="prediction", model_name=model_name, source=source, sha=sha, batch_id=batch_id
         )
         result = IngestResult(
-            file=str(path),
+            file=source,
             kind="prediction",
             model_name=model_name,
             batch_id=batch_id,
@@ -366,9 +371,12 @@ def _check_predictions(
     )
 
 
-def ingest_labels(store: Store, model_name: str, path: Path) -> IngestResult:
+def ingest_labels(
+    store: Store, model_name: str, path: Path, *, source_name: str | None = None
+) -> IngestResult:
     """Validate and store one feedback file; labels join predictions by prediction_id."""
     path = Path(path)
+    source = source_name or str(path)
     read_source(path)
     sha = sha256_file(path)
     with _ingest_lock, store.transaction() as con:
@@ -454,7 +462,7 @@ def ingest_labels(store: Store, model_name: str, path: Path) -> IngestResult:
             [model_name, batch_id],
         )
         quarantined, new_records, reasons = _quarantine_and_count(
-            con, kind="label", model_name=model_name, path=path, sha=sha, batch_id=batch_id
+            con, kind="label", model_name=model_name, source=source, sha=sha, batch_id=batch_id
         )
         ignored = sorted(
             c
@@ -462,7 +470,7 @@ def ingest_labels(store: Store, model_name: str, path: Path) -> IngestResult:
             if c not in {"prediction_id", "label", "label_timestamp", "model_name"}
         )
         result = IngestResult(
-            file=str(path),
+            file=source,
             kind="label",
             model_name=model_name,
             batch_id=batch_id,

@@ -1,0 +1,85 @@
+"""Data: ingested files with their counts, the quarantine, and uploads for analysts."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.cache import cached
+from app.context import PageContext
+from app.pagespec import PageSpec
+from core import ingest_history
+from core.errors import VigilError
+
+PAGE = PageSpec(title="Data", icon=":material/database:", order=80, url_path="data")
+
+
+def _upload(ctx: PageContext) -> None:
+    st.subheader("Ingest a file")
+    if not ctx.user.can("ingest"):
+        st.caption(
+            f"You are signed in as a {ctx.user.role}: ingestion is for analysts and admins. "
+            "Pipelines ingest with `vigil ingest`."
+        )
+        return
+    with st.form("upload", clear_on_submit=True):
+        kind = st.radio("File holds", ["Predictions", "Labels"], horizontal=True)
+        upload = st.file_uploader(
+            "Prediction-log or label file",
+            type=["parquet", "csv", "jsonl"],
+            help="Columns as in the log contract (README). Every row is validated.",
+        )
+        submitted = st.form_submit_button("Ingest", type="primary")
+    if submitted and upload is not None:
+        try:
+            result = ingest_history.ingest_upload(
+                ctx.store,
+                ctx.user,
+                ctx.model_name,
+                filename=upload.name,
+                content=upload.getvalue(),
+                labels=kind == "Labels",
+            )
+        except VigilError as err:
+            st.error(str(err))
+            return
+        message = (
+            f"{upload.name}: read {result.read:,}, stored {result.stored:,}, "
+            f"quarantined {result.quarantined:,}, already present {result.already_present:,}."
+        )
+        (st.warning if result.quarantined else st.success)(message)
+        for reason, count in result.top_reasons:
+            st.markdown(f"- {count:,} × {reason}")
+        if result.ignored_columns:
+            st.caption(f"Columns not in the contract, ignored: {', '.join(result.ignored_columns)}")
+
+
+def render(ctx: PageContext) -> None:
+    st.title(f"Data · {ctx.model_name}")
+    st.caption(
+        "Every row received is accounted for: read = stored + quarantined + already present."
+    )
+    _upload(ctx)
+    st.subheader("Ingested files")
+    files = cached(ingest_history.batches, ctx.store, ctx.model_name)
+    st.dataframe(files, hide_index=True, use_container_width=True)
+    st.subheader("Quarantine")
+    left, right = st.columns([1, 2])
+    kind = left.selectbox("Rows", ["all", "prediction", "label"], key="data_q_kind")
+    contains = right.text_input("Reason contains", key="data_q_contains")
+    rows = cached(
+        ingest_history.quarantine,
+        ctx.store,
+        ctx.model_name,
+        kind=None if kind == "all" else kind,
+        contains=contains,
+    )
+    if rows.empty:
+        st.success("No rejected rows match.")
+        return
+    st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.download_button(
+        "Download these rows (CSV)",
+        rows.to_csv(index=False).encode(),
+        file_name=f"{ctx.model_name}-quarantine.csv",
+        mime="text/csv",
+    )
