@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD = 8
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -89,21 +91,52 @@ def add_user(con: duckdb.DuckDBPyConnection, username: str, role: str, password:
     if con.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
         raise AuthError(f"User {username} already exists.")
     con.execute(
-        "INSERT INTO users VALUES (?, ?, ?, ?, FALSE)",
-        [username, role, hash_password(password), dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        "INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+        [username, role, hash_password(password), _now()],
     )
     return User(username, role)
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 def authenticate(store: Store, username: str, password: str) -> User:
-    """The user, if the password matches; one message for every failure so names don't leak."""
-    with store.connect() as con:
+    """The user, if the password matches; one message for every failure so names don't leak.
+
+    After MAX_FAILURES wrong passwords in a row the account locks for LOCK_MINUTES, so a
+    password cannot be guessed by trying many."""
+    with store.transaction() as con:
         row = con.execute(
-            "SELECT role, password_hash, disabled FROM users WHERE username = ?", [username]
+            "SELECT role, password_hash, disabled, failed_logins, locked_until FROM users "
+            "WHERE username = ?",
+            [username],
         ).fetchone()
-    if row is None or row[2] or not check_password(password, row[1]):
-        raise AuthError("Unknown user name or wrong password.")
-    return User(username, row[0])
+        if row is not None and row[4] is not None and row[4] > _now():
+            raise AuthError(
+                f"Too many wrong passwords: this account is locked until {row[4]:%H:%M} UTC. "
+                "Try again then, or ask an admin."
+            )
+        if row is None or row[2] or not check_password(password, row[1]):
+            if row is not None:
+                failures = row[3] + 1
+                locked = (
+                    _now() + dt.timedelta(minutes=LOCK_MINUTES)
+                    if failures >= MAX_FAILURES
+                    else None
+                )
+                con.execute(
+                    "UPDATE users SET failed_logins = ?, locked_until = ? WHERE username = ?",
+                    [0 if locked else failures, locked, username],
+                )
+            raise_after_commit = AuthError("Unknown user name or wrong password.")
+        else:
+            con.execute(
+                "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = ?",
+                [username],
+            )
+            return User(username, row[0])
+    raise raise_after_commit
 
 
 def list_users(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, dt.datetime, bool]]:

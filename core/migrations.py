@@ -97,7 +97,9 @@ BASE: list[tuple[int, str]] = [
             role          VARCHAR NOT NULL,
             password_hash VARCHAR NOT NULL,
             created_at    TIMESTAMP NOT NULL,
-            disabled      BOOLEAN NOT NULL DEFAULT FALSE
+            disabled      BOOLEAN NOT NULL DEFAULT FALSE,
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until  TIMESTAMP
         );
         CREATE TABLE audit_log (
             seq           BIGINT PRIMARY KEY,

@@ -116,7 +116,10 @@ def test_an_older_store_is_migrated_on_open_and_keeps_its_data(tmp_path: Path) -
     con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
     con.execute(MIGRATIONS[0][1])
     con.execute("INSERT INTO schema_version VALUES (1, now()::TIMESTAMP)")
-    con.execute("INSERT INTO users VALUES ('old', 'viewer', 'x', now()::TIMESTAMP, FALSE)")
+    con.execute(
+        "INSERT INTO users (username, role, password_hash, created_at) "
+        "VALUES ('old', 'viewer', 'x', now()::TIMESTAMP)"
+    )
     con.close()
     with Store(tmp_path).connect() as migrated:
         assert schema_version(migrated) == LATEST_VERSION

@@ -1,0 +1,68 @@
+"""User administration and sign-in lockout."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import audit, auth, users
+from core.auth import User
+from core.errors import AuthError, PermissionDenied
+from core.store import Store
+
+ADMIN = User("root", "admin")
+
+
+@pytest.fixture
+def with_admin(store: Store) -> Store:
+    with store.transaction() as con:
+        auth.add_user(con, "root", "admin", "root-password")
+    return store
+
+
+def test_role_changes_are_audited(with_admin: Store) -> None:
+    users.add(with_admin, ADMIN, "rita", "analyst", "rita-password", "new risk officer")
+    users.set_role(with_admin, ADMIN, "rita", "approver", "passed approver training")
+    with with_admin.connect() as con:
+        records = audit.read_records(con)
+        assert audit.verify(con).valid
+    assert [(r["action"], r["evidence"]) for r in records] == [
+        ("user_add", '{"role": "analyst", "user": "rita"}'),
+        ("user_role", '{"from_role": "analyst", "to_role": "approver", "user": "rita"}'),
+    ]
+    assert auth.authenticate(with_admin, "rita", "rita-password").role == "approver"
+
+
+def test_only_admins_manage_users_and_the_last_admin_stays(with_admin: Store) -> None:
+    with pytest.raises(PermissionDenied, match=r"^vic is a viewer and cannot change roles"):
+        users.set_role(with_admin, User("vic", "viewer"), "root", "viewer", "x")
+    with pytest.raises(
+        AuthError, match=r"^root is the last active admin; make someone else admin first\.$"
+    ):
+        users.set_role(with_admin, ADMIN, "root", "viewer", "stepping down")
+    with pytest.raises(
+        AuthError, match=r"^Give a reason for the change; it goes into the audit trail\.$"
+    ):
+        users.add(with_admin, ADMIN, "bob", "viewer", "bob-password", "  ")
+
+
+def test_disabled_users_cannot_sign_in(with_admin: Store) -> None:
+    users.add(with_admin, ADMIN, "bob", "viewer", "bob-password", "auditor")
+    users.set_disabled(with_admin, ADMIN, "bob", True, "left the bank")
+    with pytest.raises(AuthError, match=r"^Unknown user name or wrong password\.$"):
+        auth.authenticate(with_admin, "bob", "bob-password")
+
+
+def test_repeated_wrong_passwords_lock_the_account(with_admin: Store) -> None:
+    for _ in range(auth.MAX_FAILURES):
+        with pytest.raises(AuthError, match=r"^Unknown user name or wrong password\.$"):
+            auth.authenticate(with_admin, "root", "guess")
+    with pytest.raises(
+        AuthError,
+        match=r"^Too many wrong passwords: this account is locked until \d\d:\d\d UTC\. Try again then, or ask an admin\.$",
+    ):
+        auth.authenticate(with_admin, "root", "root-password")
+    users.add(with_admin, ADMIN, "second", "admin", "second-password", "backup admin")
+    users.reset_password(
+        with_admin, User("second", "admin"), "root", "new-root-password", "locked out"
+    )
+    assert auth.authenticate(with_admin, "root", "new-root-password") == ADMIN
