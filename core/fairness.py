@@ -30,7 +30,8 @@ import datetime as dt
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -182,6 +183,15 @@ class FairnessReport:
             f"No fairness attribute '{name}' for {self.model_name} {self.model_version} "
             f"(available: {', '.join(a.name for a in self.attributes)})."
         )
+
+    def to_dict(self, *, windows: bool = True) -> dict[str, Any]:
+        """JSON-ready: every group's numbers, disparities, intervals, verdicts and windows."""
+        payload = asdict(self)
+        payload["metrics"] = self.metric_values()
+        if not windows:
+            for item in payload["attributes"]:
+                item.pop("windows")
+        return payload
 
     def metric_values(self) -> dict[str, float]:
         """Flat metric name -> value, as alert rules and the CLI name them."""
@@ -436,27 +446,25 @@ def _groups(
     top = max(eligible, key=lambda g: g["selection_rate"], default=None)
     result = []
     for g in raw:
-        warnings = []
+        notes = []
         if g["rows"] < MIN_GROUP_ROWS:
-            warnings.append(
-                f"only {g['rows']} predictions (fewer than {MIN_GROUP_ROWS}): no verdict"
-            )
+            notes.append(f"only {g['rows']} predictions (fewer than {MIN_GROUP_ROWS}): no verdict")
         if g["labelled"] and (
             g["positives"] < MIN_GROUP_OUTCOMES or g["negatives"] < MIN_GROUP_OUTCOMES
         ):
-            warnings.append(
+            notes.append(
                 f"{g['positives']} labelled positives and {g['negatives']} negatives (fewer "
                 f"than {MIN_GROUP_OUTCOMES} of one): left out of equalized odds"
             )
         if g["positives"] == 0 and g["labelled"]:
-            warnings.append("no labelled positives: TPR is undefined")
+            notes.append("no labelled positives: TPR is undefined")
         if g not in eligible or top is None or not top["selection_rate"]:
             ratio, status = None, "too_small" if g["rows"] < MIN_GROUP_ROWS else "pass"
         else:
             ratio = g["selection_rate"] / top["selection_rate"]
             status = "most_favoured" if g is top else ("fail" if ratio < FOUR_FIFTHS else "pass")
         result.append(
-            GroupMetrics(**g, ratio_to_most_favoured=ratio, status=status, warnings=tuple(warnings))
+            GroupMetrics(**g, ratio_to_most_favoured=ratio, status=status, warnings=tuple(notes))
         )
     return result
 
@@ -516,7 +524,8 @@ def _bootstrap(
     result: dict[str, Interval] = {}
     dp_index = [names.index(g) for g in disparities.dp_groups]
     eo_index = [names.index(g) for g in disparities.eo_groups]
-    with np.errstate(divide="ignore", invalid="ignore"), _quiet():
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices in a resample
         if len(dp_index) >= 2:
             s = sel[:, dp_index]
             hi, lo = np.nanmax(s, axis=1), np.nanmin(s, axis=1)
@@ -543,20 +552,6 @@ def _bootstrap(
                 if (found := interval(values)) is not None:
                     result[key] = found
     return result, per_group
-
-
-class _quiet:
-    """Silence numpy's all-NaN-slice warnings inside the bootstrap."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
 
 
 # ---------------------------------------------------------------- validation comparison
@@ -765,13 +760,11 @@ def _attribute(
     disparities = _disparities(groups)
     intervals, per_group = _bootstrap(counts, groups, disparities, seed, resamples)
     groups = [
-        GroupMetrics(
-            **{
-                **g.__dict__,
-                "selection_rate_ci": per_group.get(g.group, {}).get("selection_rate"),
-                "tpr_ci": per_group.get(g.group, {}).get("tpr"),
-                "fpr_ci": per_group.get(g.group, {}).get("fpr"),
-            }
+        replace(
+            g,
+            selection_rate_ci=per_group.get(g.group, {}).get("selection_rate"),
+            tpr_ci=per_group.get(g.group, {}).get("tpr"),
+            fpr_ci=per_group.get(g.group, {}).get("fpr"),
         )
         for g in groups
     ]
@@ -785,10 +778,10 @@ def _attribute(
         most_favoured=next((g.group for g in groups if g.status == "most_favoured"), None),
         verdict=_verdict(groups),
     )
-    item = _replace(
+    item = replace(
         item, statements=statements(item), windows=_windows(cells, order, windows, granularity)
     )
-    return _replace(item, validation=_validation(version, item))
+    return replace(item, validation=_validation(version, item))
 
 
 def _windows(
@@ -829,7 +822,103 @@ def _calendar_start(moment: dt.datetime, granularity: str) -> dt.datetime:
     return day.replace(day=1)
 
 
-def _replace(item: AttributeFairness, **changes: Any) -> AttributeFairness:
-    from dataclasses import replace
+# ---------------------------------------------------------------- alert metrics
 
-    return replace(item, **changes)
+# Per-attribute metric names registered for alert rules. The registry is global (not per
+# model), so names are registered for these attribute keys (the demo's: sex, age band and
+# their crossing); a version without the attribute reports "no data". The unsuffixed names
+# watch the worst value over the version's single attributes.
+ALERT_ATTRIBUTE_KEYS = ("sex", "age", "sex_x_age")
+ALERT_METRICS = {
+    "demographic_parity_ratio": ("Demographic parity ratio", True),
+    "demographic_parity_difference": ("Demographic parity difference", False),
+    "equalized_odds_ratio": ("Equalized odds ratio", True),
+    "equalized_odds_difference": ("Equalized odds difference", False),
+}
+
+
+def _metric_value(
+    report: FairnessReport, metric: str, key: str | None, higher_is_better: bool
+) -> tuple[float | None, str]:
+    if key is not None:
+        item = next((a for a in report.attributes if a.key == key), None)
+        if item is None:
+            return None, f"no sensitive attribute '{key}'"
+        candidates = [item]
+    else:
+        candidates = [a for a in report.attributes if len(a.columns) == 1]
+    values = [getattr(a.disparities, metric) for a in candidates]
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, (
+            f"fewer than two groups with {MIN_GROUP_ROWS}+ predictions"
+            if metric.startswith("demographic")
+            else f"fewer than two groups with {MIN_GROUP_OUTCOMES}+ labelled outcomes each"
+        )
+    return (min(values) if higher_is_better else max(values)), ""
+
+
+def _alert_provider(metric: str, key: str | None, higher_is_better: bool):
+    def report_for(store: Store, selection: Selection, granularity: str) -> FairnessReport | None:
+        try:
+            return fairness_report(
+                store, selection, granularity=granularity, attribute=key, resamples=0
+            )
+        except FairnessError:
+            return None
+
+    def one(store: Store, selection: Selection) -> float | None:
+        report = report_for(store, selection, "month")
+        return None if report is None else _metric_value(report, metric, key, higher_is_better)[0]
+
+    def many(
+        store: Store, selection: Selection, granularity: str
+    ) -> dict[dt.datetime, tuple[float | None, str]]:
+        report = report_for(store, selection, granularity)
+        if report is None:
+            return {}
+        out: dict[dt.datetime, tuple[float | None, str]] = {}
+        by_window: dict[dt.datetime, list[AttributeFairness]] = {}
+        for item in report.attributes:
+            for window in item.windows:
+                start = _calendar_start(window.start, granularity)
+                by_window.setdefault(start, []).append(
+                    replace(item, disparities=window.disparities)
+                )
+        for start, items in by_window.items():
+            windowed = replace(report, attributes=tuple(items))
+            out[start] = _metric_value(windowed, metric, key, higher_is_better)
+        return out
+
+    return one, many
+
+
+def alert_metrics() -> list[dict[str, Any]]:
+    """register_metric keyword arguments for every fairness metric (core.alerts' hook shape)."""
+    specs = []
+    for metric, (label, higher) in ALERT_METRICS.items():
+        for key in (None, *ALERT_ATTRIBUTE_KEYS):
+            one, many = _alert_provider(metric, key, higher)
+            specs.append(
+                {
+                    "name": metric if key is None else f"{metric}_{key}",
+                    "provider": one,
+                    "windowed": many,
+                    "label": label + (" (worst attribute)" if key is None else f" ({key})"),
+                    "unit": "ratio" if metric.endswith("ratio") else "difference",
+                    "higher_is_better": higher,
+                    "source": "fairness",
+                    "tasks": ("binary_classification",),
+                }
+            )
+    return specs
+
+
+def register_alert_metrics() -> None:
+    """Offer the fairness metrics to alert rules through core.alerts' public registry."""
+    try:
+        from core import alerts
+    except ImportError:  # the alerts module is optional for fairness itself
+        return
+    for spec in alert_metrics():
+        alerts.register_metric(**spec, replace_existing=True)

@@ -1,0 +1,1 @@
+"""Explanations: SHAP attributions computed from a version's registered ONNX artifact."""

@@ -9,6 +9,7 @@ the output away from the average over the reference population.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,7 +101,11 @@ class TreeShapExplainer:
             features=self.features,
             values=values,
             base_value=self.base_value,
-            outputs=onnx_trees.raw_output(self.ensemble, encoded),
+            # shap's compiled evaluation of the same trees (raw margin, before any link);
+            # onnx_trees.raw_output is the numpy twin the tests hold it to.
+            outputs=np.asarray(
+                self._explainer.model.predict(encoded, output="raw"), dtype=float
+            ).reshape(len(frame)),
             output_space=self.output_space,
             method=self.method,
         )
@@ -132,6 +137,7 @@ class PermutationExplainer:
         )
         # shap's maskers need numbers: text features travel as codes into a codebook that
         # grows with every value seen, and are decoded to text before onnxruntime.
+        self._lock = threading.Lock()
         self._codebook: dict[str, list[str]] = {
             f.name: [] for f in features if f.model_input and f.type == "string"
         }
@@ -172,7 +178,8 @@ class PermutationExplainer:
         progress: Progress | None = None,
         time_budget_s: float | None = DEFAULT_TIME_BUDGET_S,
     ) -> Attributions:
-        rows = self._to_matrix(frame)
+        with self._lock:  # the codebook grows while encoding; pages share explainers
+            rows = self._to_matrix(frame)
         started = time.monotonic()
         values, outputs = [], []
         for i in range(len(rows)):

@@ -130,10 +130,11 @@ def read_tree_ensemble(model: onnx.ModelProto) -> TreeEnsemble:
         if len(outputs) == 1:
             # Binary with one score column: onnxruntime scores the positive (last) class.
             column = outputs[0]
-            space = "log_odds" if post_transform == "LOGISTIC" else "raw"
-        elif n_classes == 2 and post_transform in ("NONE",):
+            space = {"LOGISTIC": "log_odds", "NONE": "probability"}.get(post_transform, "raw")
+        elif n_classes == 2 and post_transform == "NONE":
+            # e.g. a random forest: per-class leaf weights that sum to the class probability.
             column = outputs[-1]
-            space = "raw"
+            space = "probability"
         else:
             raise UnsupportedTreeModel(
                 f"A {n_classes}-class tree ensemble with post_transform {post_transform} "

@@ -1,0 +1,307 @@
+"""Fairness: group metrics per sensitive attribute, disparities, the 80 % rule and their trend."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.cache import cached
+from app.context import PageContext
+from app.pagespec import PageSpec
+from app.ui import PLOT_LAYOUT, selection_caption
+from core import fairness
+from core.fairness import AttributeFairness, FairnessReport, GroupMetrics
+
+PAGE = PageSpec(title="Fairness", icon=":material/balance:", order=60, url_path="fairness")
+fairness.register_alert_metrics()  # so the alert-rule editor can offer fairness metrics
+
+METRICS = {
+    "selection_rate": ("Selection rate (favourable outcome)", "all served predictions"),
+    "tpr": ("True positive rate", "labelled predictions"),
+    "fpr": ("False positive rate", "labelled predictions"),
+    "precision": ("Precision", "labelled predictions"),
+    "accuracy": ("Accuracy", "labelled predictions"),
+}
+STATUS_COLOUR = {
+    "most_favoured": "#2e7d32",
+    "pass": "#1976d2",
+    "fail": "#c62828",
+    "too_small": "#9e9e9e",
+}
+VERDICT = {
+    "pass": ":green-badge[:material/check_circle: Meets the 0.8 rule]",
+    "fail": ":red-badge[:material/error: Below the 0.8 rule]",
+    "insufficient": ":gray-badge[:material/info: Too few groups to judge]",
+}
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _interval(item: AttributeFairness, metric: str) -> str:
+    found = item.intervals.get(metric)
+    return "" if found is None else f"95 % CI {found.low:.3f} – {found.high:.3f}"
+
+
+def _group_table(groups: tuple[GroupMetrics, ...]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Group": g.group,
+                "Predictions": g.rows,
+                "Favourable": g.selected,
+                "Selection rate": g.selection_rate,
+                "Selection rate 95 % CI": (
+                    f"{g.selection_rate_ci.low:.3f} – {g.selection_rate_ci.high:.3f}"
+                    if g.selection_rate_ci
+                    else ""
+                ),
+                "Ratio to most favoured": g.ratio_to_most_favoured,
+                "Labelled": g.labelled,
+                "Positives": g.positives,
+                "TPR": g.tpr,
+                "FPR": g.fpr,
+                "Precision": g.precision,
+                "Accuracy": g.accuracy,
+                "Status": g.status.replace("_", " "),
+                "Warnings": "; ".join(g.warnings),
+            }
+            for g in groups
+        ]
+    )
+
+
+def _bar_chart(item: AttributeFairness, metric: str) -> go.Figure:
+    title, population = METRICS[metric]
+    groups = [g for g in item.groups if getattr(g, metric) is not None]
+    values = [getattr(g, metric) for g in groups]
+    figure = go.Figure()
+    error = None
+    if metric in ("selection_rate", "tpr", "fpr"):
+        cis = [getattr(g, f"{metric}_ci") for g in groups]
+        if all(ci is not None for ci in cis) and cis:
+            error = {
+                "type": "data",
+                "symmetric": False,
+                "array": [ci.high - v for ci, v in zip(cis, values, strict=True)],
+                "arrayminus": [v - ci.low for ci, v in zip(cis, values, strict=True)],
+            }
+    figure.add_bar(
+        x=[g.group for g in groups],
+        y=values,
+        marker_color=[STATUS_COLOUR.get(g.status, "#1976d2") for g in groups],
+        error_y=error,
+        customdata=[[g.rows, g.labelled, g.status.replace("_", " ")] for g in groups],
+        hovertemplate="%{x}: %{y:.3f}<br>%{customdata[0]:,} predictions, "
+        "%{customdata[1]:,} labelled<br>%{customdata[2]}<extra></extra>",
+        name=title,
+    )
+    top = next((g for g in item.groups if g.status == "most_favoured"), None)
+    if metric == "selection_rate" and top is not None:
+        line = fairness.FOUR_FIFTHS * top.selection_rate
+        figure.add_hline(
+            y=line,
+            line_dash="dash",
+            line_color="#c62828",
+            annotation_text=f"0.8 × {top.group} = {line:.3f}",
+            annotation_position="top left",
+        )
+    elif len(values) >= 2:
+        # Mark the disparity: the span between the lowest and highest group.
+        figure.add_hrect(
+            y0=min(values), y1=max(values), fillcolor="#c62828", opacity=0.08, line_width=0
+        )
+    figure.update_layout(
+        title=f"{title} by {item.name} ({population})",
+        yaxis_title=title,
+        yaxis_range=[0, 1.05],
+        xaxis_title=item.name,
+        **{**PLOT_LAYOUT, "hovermode": "closest"},
+    )
+    return figure
+
+
+def _trend(item: AttributeFairness) -> tuple[go.Figure, pd.DataFrame]:
+    rows = []
+    for window in item.windows:
+        rates = {g.group: g.selection_rate for g in window.groups}
+        rows.append(
+            {
+                "Window start": window.start,
+                "Predictions": window.rows,
+                "Labelled": window.labelled,
+                "Demographic parity ratio": window.disparities.demographic_parity_ratio,
+                "Demographic parity difference": window.disparities.demographic_parity_difference,
+                "Equalized odds difference": window.disparities.equalized_odds_difference,
+                "Verdict": window.verdict,
+                **{f"Selection rate {g}": rates.get(g) for g in (x.group for x in item.groups)},
+            }
+        )
+    table = pd.DataFrame(rows)
+    figure = go.Figure()
+    figure.add_scatter(
+        x=table["Window start"],
+        y=table["Demographic parity ratio"],
+        mode="lines+markers",
+        name="Demographic parity ratio",
+        hovertemplate="%{x|%Y-%m-%d}: %{y:.3f}<extra>parity ratio</extra>",
+    )
+    figure.add_scatter(
+        x=table["Window start"],
+        y=table["Equalized odds difference"],
+        mode="lines+markers",
+        name="Equalized odds difference",
+        line_dash="dot",
+        hovertemplate="%{x|%Y-%m-%d}: %{y:.3f}<extra>equalized odds difference</extra>",
+    )
+    figure.add_hline(
+        y=fairness.FOUR_FIFTHS,
+        line_dash="dash",
+        line_color="#c62828",
+        annotation_text="0.8 rule",
+        annotation_position="bottom left",
+    )
+    validation = item.validation
+    if validation and validation.demographic_parity_ratio_at_validation is not None:
+        figure.add_hline(
+            y=validation.demographic_parity_ratio_at_validation,
+            line_dash="dot",
+            line_color="#2e7d32",
+            annotation_text=f"at validation ({validation.dataset})",
+            annotation_position="top left",
+        )
+    figure.update_layout(
+        title=f"Disparity by {item.name} per window",
+        yaxis_title="ratio / difference",
+        xaxis_title="window start (UTC)",
+        yaxis_range=[0, 1.05],
+        **PLOT_LAYOUT,
+    )
+    return figure, table
+
+
+def _verdicts(item: AttributeFairness) -> None:
+    st.markdown(f"#### {item.name} {VERDICT[item.verdict]}")
+    for line in item.statements:
+        if "below the" in line:
+            st.error(line, icon=":material/error:")
+        elif "no verdict" in line or "not enough" in line:
+            st.warning(line, icon=":material/warning:")
+        else:
+            st.success(line, icon=":material/check_circle:")
+
+
+def _disparities(item: AttributeFairness) -> None:
+    d = item.disparities
+    cols = st.columns(4)
+    for col, label, value, metric in (
+        (
+            cols[0],
+            "Demographic parity ratio",
+            d.demographic_parity_ratio,
+            "demographic_parity_ratio",
+        ),
+        (
+            cols[1],
+            "Demographic parity difference",
+            d.demographic_parity_difference,
+            "demographic_parity_difference",
+        ),
+        (cols[2], "Equalized odds ratio", d.equalized_odds_ratio, "equalized_odds_ratio"),
+        (
+            cols[3],
+            "Equalized odds difference",
+            d.equalized_odds_difference,
+            "equalized_odds_difference",
+        ),
+    ):
+        col.metric(label, _fmt(value), help=_interval(item, metric) or None)
+        if caption := _interval(item, metric):
+            col.caption(caption)
+
+
+def render(ctx: PageContext) -> None:
+    st.title("Fairness")
+    if ctx.selection is None:
+        st.info("This version has no logged traffic yet: nothing to review.")
+        return
+    st.caption(selection_caption(ctx))
+    report: FairnessReport = cached(
+        fairness.fairness_report, ctx.store, ctx.selection, granularity=ctx.granularity
+    )
+    st.markdown(
+        f"Favourable outcome: **{report.favourable}**. {report.rows:,} predictions, "
+        f"{report.labelled:,} of them labelled. Selection rates and demographic parity use "
+        "every served prediction; TPR, FPR, precision, accuracy and equalized odds use the "
+        "labelled ones."
+    )
+    st.caption(
+        f"Groups with fewer than {report.min_group_rows} predictions get a warning instead of "
+        f"a verdict; equalized odds needs {report.min_group_outcomes} labelled positives and "
+        f"negatives per group. Intervals: {report.resamples} seeded bootstrap resamples. "
+        "Missing values form their own group. Age bands: "
+        + ", ".join(report.bands.get("age", ()))
+        + "."
+    )
+    names = [a.name for a in report.attributes]
+    chosen = st.radio("Sensitive attribute", names, horizontal=True, key="fairness_attribute")
+    item = report.attribute(chosen or names[0])
+    _verdicts(item)
+    _disparities(item)
+
+    st.subheader("Groups")
+    st.dataframe(
+        _group_table(item.groups),
+        hide_index=True,
+        use_container_width=True,
+        column_config={
+            c: st.column_config.NumberColumn(format="%.4f")
+            for c in (
+                "Selection rate",
+                "Ratio to most favoured",
+                "TPR",
+                "FPR",
+                "Precision",
+                "Accuracy",
+            )
+        },
+    )
+    metric = st.selectbox(
+        "Metric", list(METRICS), format_func=lambda m: METRICS[m][0], key="fairness_metric"
+    )
+    st.plotly_chart(_bar_chart(item, metric), use_container_width=True)
+
+    st.subheader("Over time")
+    figure, table = _trend(item)
+    st.plotly_chart(figure, use_container_width=True)
+    st.caption(
+        "A gap means fewer than two groups were large enough in that window; equalized odds "
+        "needs labelled outcomes, which arrive weeks after the prediction."
+    )
+    with st.expander("Numbers per window"):
+        st.dataframe(table, hide_index=True, use_container_width=True)
+
+    st.subheader("Against validation")
+    validation = item.validation
+    if validation is None or validation.status == "unavailable":
+        st.info(validation.text if validation else "No validation values recorded.")
+    else:
+        (st.warning if validation.status == "drift" else st.success)(validation.text)
+        if validation.selection_rates:
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "Group": r.group,
+                            "Selection rate at validation": r.at_validation,
+                            "Selection rate now": r.now,
+                            "Change": r.change,
+                        }
+                        for r in validation.selection_rates
+                    ]
+                ),
+                hide_index=True,
+                use_container_width=True,
+            )

@@ -1,0 +1,51 @@
+"""AppTest: the Fairness page shows the core report's exact numbers and plain verdicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.fairness import fairness_report
+from core.selection import Selection
+from core.store import Store
+from tests.app.helpers import run_page, texts
+
+# The sidebar's default: the champion's last 30 days of traffic, weekly windows.
+DEFAULT = Selection("credit-risk", "1.0", dt.datetime(2026, 10, 25), dt.datetime(2026, 11, 24))
+
+
+@pytest.fixture(scope="module")
+def expected(demo_store: Store):
+    return fairness_report(demo_store, DEFAULT, granularity="week")
+
+
+def test_viewer_sees_groups_verdicts_and_charts(demo_store: Store, expected) -> None:
+    at = run_page(demo_store, "fairness", user="vic")
+    assert not at.exception
+    assert at.title[0].value == "Fairness"
+    sex = expected.attribute("sex")
+    table = at.dataframe[0].value
+    assert list(table["Group"]) == [g.group for g in sex.groups]
+    assert list(table["Predictions"]) == [g.rows for g in sex.groups]
+    assert list(table["Selection rate"]) == pytest.approx([g.selection_rate for g in sex.groups])
+    assert list(table["TPR"]) == pytest.approx([g.tpr for g in sex.groups])
+    shown = texts(at)
+    for line in sex.statements:
+        assert line in shown
+    assert sex.validation.text in shown
+    assert "Selection rates and demographic parity use every served prediction" in shown
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Demographic parity ratio"] == f"{sex.disparities.demographic_parity_ratio:.3f}"
+
+
+def test_switching_to_age_shows_the_failing_band(demo_store: Store, expected) -> None:
+    at = run_page(demo_store, "fairness", user="rita")
+    at.radio(key="fairness_attribute").set_value("age").run()
+    assert not at.exception
+    age = expected.attribute("age")
+    assert list(at.dataframe[0].value["Group"]) == [g.group for g in age.groups]
+    failing = [line for line in age.statements if "below the 0.8 rule" in line]
+    assert failing and [e.value for e in at.error] == failing
+    at.selectbox(key="fairness_metric").set_value("fpr").run()
+    assert not at.exception
