@@ -11,6 +11,7 @@ returns a float or None; an optional `windowed` provider computes every window a
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -34,7 +35,7 @@ from core.performance import (
 )
 from core.registry import ModelVersion, get_version, list_versions, model_tables
 from core.selection import Selection, data_range
-from core.service import _calendar_start, service_report
+from core.service import calendar_start, service_report
 from core.store import Store
 from core.windows import CALENDAR_GRANULARITIES, Window, calendar_windows
 
@@ -113,6 +114,7 @@ def register_metric(
 
 
 def metric_spec(name: str) -> MetricSpec:
+    _load_optional_metrics()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -122,6 +124,7 @@ def metric_spec(name: str) -> MetricSpec:
 
 
 def available_metrics(task: str | None = None) -> tuple[MetricSpec, ...]:
+    _load_optional_metrics()
     return tuple(spec for spec in _REGISTRY.values() if task is None or spec.applies_to(task))
 
 
@@ -189,7 +192,7 @@ def _service_provider(metric: str) -> tuple[SelectionProvider, WindowedProvider]
         out = {}
         for w in service_report(store, selection, granularity).windows:
             value = getter(w) if w.predictions else None
-            out[_calendar_start(w.start, granularity)] = (
+            out[calendar_start(w.start, granularity)] = (
                 value,
                 "" if value is not None else "no traffic in this window",
             )
@@ -240,19 +243,79 @@ def _register_builtins() -> None:
 _register_builtins()
 
 
-def _register_drift_metrics() -> None:
-    """Drift metrics, when core.drift (another engineer's module) offers a provider hook."""
-    try:
-        from core import drift
-    except ImportError:
+def _drift_value(window: Any, metric: str) -> WindowValue:
+    if metric == "share_drifted_features":
+        value = window.dataset.share
+        return value, "" if value is not None else window.dataset.status
+    scores = [c.score for c in window.prediction if c.score is not None]
+    if not scores:
+        return None, "no prediction drift verdict"
+    return max(scores), ""
+
+
+def _drift_provider(metric: str) -> tuple[SelectionProvider, WindowedProvider]:
+    def report(store: Store, selection: Selection, granularity: str) -> Any:
+        from core.drift import drift_report
+
+        return drift_report(store, selection, granularity=granularity, multivariate=False)
+
+    def one(store: Store, selection: Selection) -> float | None:
+        return _drift_value(report(store, selection, "month").overall, metric)[0]
+
+    def many(
+        store: Store, selection: Selection, granularity: str
+    ) -> dict[dt.datetime, WindowValue]:
+        return {
+            calendar_start(w.window.start, granularity): _drift_value(w, metric)
+            for w in report(store, selection, granularity).windows
+        }
+
+    return one, many
+
+
+DRIFT_METRICS = {
+    "share_drifted_features": ("Share of drifted features", "share"),
+    "prediction_drift": ("Prediction drift (score ÷ threshold; > 1 is drift)", "ratio"),
+}
+# Modules offering `alert_metrics() -> list[dict]` of register_metric keyword arguments.
+HOOK_MODULES = ("core.fairness",)
+_optional_loaded = False
+
+
+def _load_optional_metrics() -> None:
+    """Drift and fairness metrics, registered on first use: those modules are optional here and
+    import heavier libraries than alerts needs."""
+    global _optional_loaded
+    if _optional_loaded:
         return
-    hook = getattr(drift, "alert_metrics", None)
-    if callable(hook):
-        for spec in hook():
-            register_metric(**spec, replace_existing=True)
-
-
-_register_drift_metrics()
+    _optional_loaded = True
+    try:
+        import core.drift  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        for name, (label, unit) in DRIFT_METRICS.items():
+            if name not in _REGISTRY:
+                one, many = _drift_provider(name)
+                register_metric(
+                    name,
+                    one,
+                    label=label,
+                    unit=unit,
+                    higher_is_better=False,
+                    source="drift",
+                    windowed=many,
+                )
+    for module_name in HOOK_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        hook = getattr(module, "alert_metrics", None)
+        if callable(hook):
+            for spec in hook():
+                if spec["name"] not in _REGISTRY:
+                    register_metric(**spec)
 
 
 # ---------------------------------------------------------------- rules
@@ -688,6 +751,7 @@ def evaluate(
     resolved alerts. `as_of` (default: the latest traffic) dates min_age_days."""
     if isinstance(since, dt.date) and not isinstance(since, dt.datetime):
         since = dt.datetime.combine(since, dt.time())
+    _load_optional_metrics()
     with store.connect() as con:
         rules = list_rules_con(con, model_name, enabled_only=True)
         versions = _versions_to_check(con, model_name, version)
@@ -723,9 +787,7 @@ def evaluate(
                 windows = [w for w in windows if w.end <= cutoff]
             values = _window_values(store, spec, selection, rule.granularity, windows, memo)
             for window in windows:
-                value, note = values.get(
-                    _calendar_start(window.start, rule.granularity), (None, "")
-                )
+                value, note = values.get(calendar_start(window.start, rule.granularity), (None, ""))
                 threshold, status, detail = _evaluate_window(rule, value, note, validation)
                 results.append(
                     RuleResult(
@@ -773,7 +835,7 @@ def _window_values(
     for window in windows:
         window_selection = replace(selection, start=window.start, end=window.end)
         value = spec.provider(store, window_selection)
-        out[_calendar_start(window.start, granularity)] = (
+        out[calendar_start(window.start, granularity)] = (
             value,
             "" if value is not None else "no value",
         )

@@ -199,7 +199,11 @@ def estimate_performance(
         calibrator, baseline_rows = calibrator_for(con, version, baseline, selection)
         tables = _window_score_counts(con, selection, granularity)
     threshold = 0.5 if version.decision_threshold is None else version.decision_threshold
-    realised = {w.start: w for w in performance_report(store, selection, granularity).windows}
+    # realised point values only (no bootstrap): the Performance report carries the intervals
+    realised = {
+        w.start: w
+        for w in performance_report(store, selection, granularity, intervals=False).windows
+    }
     windows = []
     for start, (scores, counts) in tables.items():
         confusion, metrics = expected_metrics(

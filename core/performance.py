@@ -695,11 +695,15 @@ class Baseline:
     kind: str
     start: dt.datetime | None = None
     end: dt.datetime | None = None
+    use_segment: bool = True  # False: the whole version's rows, whatever the page's segment
 
     def describe(self) -> str:
+        scope = "" if self.use_segment else " (all segments)"
         if self.kind == "reference":
-            return "the version's reference data"
-        return f"labelled traffic from {self.start:%Y-%m-%d} to {self.end:%Y-%m-%d} (exclusive)"
+            return f"the version's reference data{scope}"
+        return (
+            f"labelled traffic from {self.start:%Y-%m-%d} to {self.end:%Y-%m-%d} (exclusive){scope}"
+        )
 
 
 BASELINE_DAYS = 28
@@ -709,19 +713,20 @@ BASELINE_MIN_LABELS = 500
 def default_baseline(
     con: duckdb.DuckDBPyConnection, version: ModelVersion, segment: Segment | None = None
 ) -> Baseline:
-    """The first BASELINE_DAYS of the version's traffic if it holds BASELINE_MIN_LABELS labels,
-    else the reference data."""
+    """The first BASELINE_DAYS of the version's traffic if it holds BASELINE_MIN_LABELS labels
+    (of the segment, else of all segments), else the reference data."""
     bounds = data_range(con, version.model_name, version.model_version)
     if bounds is None:
         return Baseline("reference")
     start = dt.datetime.combine(bounds[0].date(), dt.time())
-    period = Baseline("period", start, start + dt.timedelta(days=BASELINE_DAYS))
-    selection = Selection(
-        version.model_name, version.model_version, period.start, period.end, segment
-    )
-    joined, params = labelled_rows_sql(con, selection)
-    labelled = con.execute(f"SELECT count(*) FROM {joined}", params).fetchone()[0]
-    return period if labelled >= BASELINE_MIN_LABELS else Baseline("reference")
+    end = start + dt.timedelta(days=BASELINE_DAYS)
+    for scope in ((segment, True), (None, False)) if segment is not None else ((None, True),):
+        selection = Selection(version.model_name, version.model_version, start, end, scope[0])
+        joined, params = labelled_rows_sql(con, selection)
+        labelled = con.execute(f"SELECT count(*) FROM {joined}", params).fetchone()[0]
+        if labelled >= BASELINE_MIN_LABELS:
+            return Baseline("period", start, end, use_segment=scope[1])
+    return Baseline("reference")
 
 
 def baseline_scores(
@@ -731,6 +736,8 @@ def baseline_scores(
     segment: Segment | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The baseline's score table: distinct scores (ascending), positives, negatives."""
+    if not baseline.use_segment:
+        segment = None
     if baseline.kind == "reference":
         where = "model_version = ? AND prediction IS NOT NULL AND label IS NOT NULL"
         params: list[Any] = [version.model_version]
@@ -778,29 +785,26 @@ def ece_from_scores(
 def input_drift_by_window(
     store: Store, selection: Selection, granularity: str
 ) -> dict[dt.datetime, bool] | None:
-    """Dataset-level data-drift verdict per window from core.drift, or None if unavailable."""
+    """core.drift's dataset verdict per window (keyed by calendar window start), or None when
+    core.drift is unavailable."""
     try:
-        from core import drift  # written by another engineer; optional here
+        from core.drift import drift_report  # another engineer's module; optional here
     except ImportError:
         return None
-    finder = getattr(drift, "drift_by_window", None) or getattr(
-        drift, "dataset_drift_by_window", None
-    )
-    if finder is None:
-        return None
     try:
-        result = finder(store, selection, granularity)
-    except VigilError:
+        report = drift_report(store, selection, granularity=granularity, multivariate=False)
+    except VigilError:  # e.g. no reference profile: the verdict is unknown, not an error here
         return None
     verdicts: dict[dt.datetime, bool] = {}
-    for item in getattr(result, "windows", result) or ():
-        start = getattr(item, "start", None) or getattr(item, "window_start", None)
-        flag = getattr(item, "dataset_drift", None)
-        if flag is None:
-            flag = getattr(item, "drifted", None)
-        if start is not None and flag is not None:
-            verdicts[start] = bool(flag)
-    return verdicts or None
+    for window in report.windows:
+        if window.dataset.drifted is not None:
+            day = dt.datetime.combine(window.window.start.date(), dt.time())
+            if granularity == "week":
+                day -= dt.timedelta(days=day.weekday())
+            elif granularity == "month":
+                day = day.replace(day=1)
+            verdicts[day] = bool(window.dataset.drifted)
+    return verdicts
 
 
 def concept_drift(
@@ -816,7 +820,9 @@ def concept_drift(
 ) -> ConceptDriftReport:
     """Windows where `metric` falls below validation by more than `margin` while the inputs did
     not drift, and where calibration (ECE) moved away from the reference's."""
-    report = performance_report(store, selection, granularity, min_labels=min_labels, margin=margin)
+    report = performance_report(
+        store, selection, granularity, min_labels=min_labels, margin=margin, intervals=False
+    )
     if metric not in report.metric_names:
         raise PerformanceError(
             f"'{metric}' is not a performance metric of a {report.task} model; choose one of "
@@ -839,12 +845,18 @@ def concept_drift(
     for w in report.windows:
         value = w.value(metric)
         drop = (
-            value is not None
+            w.enough_labels
+            and value is not None
             and reference_value is not None
             and (value < reference_value - margin if higher else value > reference_value + margin)
         )
         ece = w.value("ece")
-        shift = ece is not None and baseline_ece is not None and ece > baseline_ece + margin
+        shift = (
+            w.enough_labels
+            and ece is not None
+            and baseline_ece is not None
+            and ece > baseline_ece + margin
+        )
         drifted = None if input_drift is None else input_drift.get(w.start)
         if not w.enough_labels:
             verdict = "too few labels"

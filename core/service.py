@@ -107,13 +107,13 @@ def service_report(store: Store, selection: Selection, granularity: str = "day")
     # Window keys in SQL are unclipped calendar starts; calendar_windows clips the first one.
     result = []
     for window in windows:
-        key = _calendar_start(window.start, granularity)
+        key = calendar_start(window.start, granularity)
         result.append(build(window.start, window.end, per_window.get(key), peaks.get(key, 0)))
     overall = build(selection.start, selection.end, overall_row, max(peaks.values(), default=0))
     return ServiceReport(selection, granularity, tuple(result), overall)
 
 
-def _calendar_start(moment: dt.datetime, granularity: str) -> dt.datetime:
+def calendar_start(moment: dt.datetime, granularity: str) -> dt.datetime:
     """Python twin of date_trunc for day / week (ISO, Monday) / month."""
     day = dt.datetime.combine(moment.date(), dt.time())
     if granularity == "day":

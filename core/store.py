@@ -113,7 +113,10 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Bring the schema to the latest version; each step in its own transaction."""
+    """Apply every migration not yet recorded, in order; each in its own transaction.
+
+    Applied versions are compared as a set, not by the highest number, so a migration that
+    arrives with a lower number than one already applied still runs."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
     current = schema_version(con)
     if current > LATEST_VERSION:
@@ -121,8 +124,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             f"The store is at schema version {current}, newer than this Vigil "
             f"({LATEST_VERSION}). Upgrade Vigil before opening it."
         )
+    applied = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
     for version, sql in MIGRATIONS:
-        if version <= current:
+        if version in applied:
             continue
         con.execute("BEGIN TRANSACTION")
         try:

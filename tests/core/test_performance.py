@@ -42,7 +42,9 @@ def demo_selection(segment: Segment | None = None, version: str = "1.0") -> Sele
 
 def raw_rows(store: Store, selection: Selection, granularity: str | None) -> pd.DataFrame:
     """Every status-'ok' prediction of the selection with its label (NaN when none)."""
-    window = f"date_trunc('{granularity}', l.served_at)" if granularity else "TIMESTAMP '1970-01-01'"
+    window = (
+        f"date_trunc('{granularity}', l.served_at)" if granularity else "TIMESTAMP '1970-01-01'"
+    )
     where, params = selection.where("l")
     table = "log_" + selection.model_name.replace("-", "_")
     with store.connect() as con:
@@ -193,9 +195,7 @@ def test_too_few_labels_replaces_the_status(weekly) -> None:
 def test_unknown_granularity_is_rejected(demo_store: Store) -> None:
     with pytest.raises(VigilError) as err:
         perf.performance_report(demo_store, demo_selection(), "fortnight")
-    assert str(err.value) == (
-        "Unknown granularity 'fortnight': use one of day, week, month."
-    )
+    assert str(err.value) == ("Unknown granularity 'fortnight': use one of day, week, month.")
 
 
 # ---------------------------------------------------------------- concept drift on the demo
@@ -206,12 +206,12 @@ def test_concept_drift_shows_from_late_september(demo_store: Store) -> None:
     by_start = {w.start: w for w in report.windows}
     before = [w for w in report.windows if w.start < dt.datetime(2026, 9, 21)]
     after = [
-        w
-        for w in report.windows
-        if dt.datetime(2026, 9, 28) <= w.start < dt.datetime(2026, 11, 16)
+        w for w in report.windows if dt.datetime(2026, 9, 28) <= w.start < dt.datetime(2026, 11, 16)
     ]
     assert all(w.verdict == "stable" for w in before)
-    assert np.mean([w.metric_value for w in after]) < np.mean([w.metric_value for w in before]) - 0.04
+    assert (
+        np.mean([w.metric_value for w in after]) < np.mean([w.metric_value for w in before]) - 0.04
+    )
     flagged = [w.start for w in report.windows if w.performance_drop]
     assert dt.datetime(2026, 10, 5) in flagged and dt.datetime(2026, 10, 12) in flagged
     assert len(flagged) >= 4
@@ -220,6 +220,9 @@ def test_concept_drift_shows_from_late_september(demo_store: Store) -> None:
         assert by_start[dt.datetime(2026, 10, 12)].verdict == (
             "possible concept drift (input drift unknown)"
         )
+    else:  # core.drift's dataset verdict: inputs steady until the data drift of 2026-10-25
+        assert by_start[dt.datetime(2026, 10, 12)].input_drift is False
+        assert by_start[dt.datetime(2026, 10, 12)].verdict == "concept drift"
     # the score–outcome relation moves: calibration error grows past the baseline's
     assert report.baseline.kind == "period"
     assert report.baseline_ece < 0.08
@@ -324,7 +327,9 @@ def frames(draw, regression: bool = False) -> pd.DataFrame:
 TOY_SELECTION = Selection("toy", "1", dt.datetime(2026, 3, 1), dt.datetime(2026, 4, 1))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(frame=frames())
 def test_random_binary_data_equals_sklearn(toy_stores, frame: pd.DataFrame) -> None:
     store = toy_stores["binary_classification"]
@@ -338,7 +343,9 @@ def test_random_binary_data_equals_sklearn(toy_stores, frame: pd.DataFrame) -> N
         assert_window_matches(report.overall, raw, 0.5)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(frame=frames(regression=True))
 def test_random_regression_data_equals_sklearn(toy_stores, frame: pd.DataFrame) -> None:
     store = toy_stores["regression"]

@@ -1,0 +1,406 @@
+"""Performance: realised metrics per window with intervals and label coverage, the CBPE
+estimate where labels have not arrived, concept drift, calibration and the confusion matrix."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from app.cache import cached
+from app.context import PageContext
+from app.pagespec import PageSpec
+from app.ui import PLOT_LAYOUT, percent, selection_caption
+from core import estimation, performance
+from core.errors import VigilError
+from core.performance import (
+    BINARY,
+    CI_METHOD,
+    METRIC_LABELS,
+    ConceptDriftReport,
+    PerformanceReport,
+    WindowPerformance,
+)
+
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0}
+PAGE = PageSpec(title="Performance", icon=":material/speed:", order=40, url_path="performance")
+
+INTERVAL_TEXT = {
+    "wilson": "Wilson 95 % interval",
+    "bootstrap": "bootstrap 95 % interval (200 resamples of the window's score table)",
+    "normal": "normal-approximation 95 % interval",
+    "none": "no interval",
+}
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _label(window: WindowPerformance) -> str:
+    return "whole range" if window.start is None else f"{window.start:%Y-%m-%d}"
+
+
+def _header(ctx: PageContext, report: PerformanceReport, metric: str) -> None:
+    overall = report.overall
+    estimate = overall.metric(metric)
+    validation = report.validation_value(metric)
+    cols = st.columns(4)
+    interval = (
+        f"95 % interval {_fmt(estimate.low)} – {_fmt(estimate.high)}"
+        if estimate.low is not None
+        else None
+    )
+    cols[0].metric(
+        f"{METRIC_LABELS[metric]} (whole range)",
+        _fmt(estimate.value),
+        delta=None
+        if validation is None or estimate.value is None
+        else f"{estimate.value - validation:+.3f} vs validation",
+        delta_color="normal" if performance.HIGHER_IS_BETTER[metric] else "inverse",
+        help=interval,
+    )
+    cols[1].metric(
+        f"Validation {METRIC_LABELS[metric]}",
+        _fmt(validation),
+        help=f"From the version's '{report.validation_set}' metrics at registration."
+        if report.validation_set
+        else "The version declares no validation metrics.",
+    )
+    cols[2].metric("Labelled predictions", f"{overall.labelled:,} of {overall.predictions:,}")
+    cols[3].metric("Label coverage", percent(overall.coverage.value))
+    if overall.labelled < report.min_labels:
+        st.warning(
+            f"Only {overall.labelled} labelled predictions in this range: at least "
+            f"{report.min_labels} are needed before a window gets a status."
+        )
+
+
+def _metric_chart(
+    report: PerformanceReport,
+    metric: str,
+    estimates: estimation.EstimationReport | None,
+) -> None:
+    windows = report.windows
+    x = [w.start for w in windows]
+    shown = [w.value(metric) if w.enough_labels else None for w in windows]
+    figure = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.06
+    )
+    band = [
+        (w.start, w.metric(metric).low, w.metric(metric).high)
+        for w in windows
+        if w.enough_labels and w.metric(metric).low is not None
+    ]
+    if band:
+        bx = [b[0] for b in band]
+        figure.add_scatter(
+            x=bx + bx[::-1],
+            y=[b[2] for b in band] + [b[1] for b in band][::-1],
+            fill="toself",
+            mode="lines",
+            fillcolor="rgba(31, 119, 180, 0.15)",
+            line={"width": 0},
+            name="95 % interval (realised)",
+            hoverinfo="skip",
+            row=1,
+            col=1,
+        )
+    figure.add_scatter(
+        x=x,
+        y=shown,
+        mode="lines+markers",
+        name=f"realised {METRIC_LABELS[metric]}",
+        line={"color": "#1f77b4"},
+        customdata=[
+            [w.labelled, _fmt(w.metric(metric).low), _fmt(w.metric(metric).high)] for w in windows
+        ],
+        hovertemplate="realised %{y:.3f}<br>95 %% interval %{customdata[1]} – %{customdata[2]}"
+        "<br>%{customdata[0]:,} labels<extra></extra>",
+        row=1,
+        col=1,
+    )
+    if estimates is not None and metric in estimation.ESTIMATED_METRICS:
+        est_x = [w.start for w in estimates.windows]
+        est_y = [w.estimate(metric) for w in estimates.windows]
+        figure.add_scatter(
+            x=est_x,
+            y=est_y,
+            mode="lines+markers",
+            name=f"estimated {METRIC_LABELS[metric]} (CBPE, no labels needed)",
+            line={"color": "#ff7f0e", "dash": "dash"},
+            marker={"symbol": "diamond-open"},
+            hovertemplate="estimated %{y:.3f} (CBPE)<extra></extra>",
+            row=1,
+            col=1,
+        )
+    validation = report.validation_value(metric)
+    if validation is not None:
+        figure.add_hline(
+            y=validation,
+            line={"color": "gray", "dash": "dot"},
+            annotation_text=f"validation {validation:.3f}",
+            row=1,
+            col=1,
+        )
+    figure.add_bar(
+        x=x,
+        y=[w.coverage.value or 0 for w in windows],
+        name="label coverage",
+        marker_color=["#9ecae1" if w.enough_labels else "#fdae6b" for w in windows],
+        customdata=[[w.labelled, w.predictions, w.status] for w in windows],
+        hovertemplate="%{y:.1%} labelled (%{customdata[0]:,} of %{customdata[1]:,})"
+        "<br>%{customdata[2]}<extra></extra>",
+        row=2,
+        col=1,
+    )
+    figure.update_yaxes(title_text=METRIC_LABELS[metric], row=1, col=1)
+    figure.update_yaxes(title_text="labelled", tickformat=".0%", range=[0, 1], row=2, col=1)
+    figure.update_xaxes(title_text=f"{report.granularity} starting (UTC)", row=2, col=1)
+    figure.update_layout(
+        **{**PLOT_LAYOUT, "legend": LEGEND_BELOW, "margin": {"l": 10, "r": 10, "t": 60, "b": 40}},
+        height=580,
+        title=f"{METRIC_LABELS[metric]} per {report.granularity}: realised (with labels) and "
+        "estimated (CBPE)<br><sup>label coverage below; orange bars: too few labels for a "
+        "status</sup>",
+    )
+    st.plotly_chart(figure, width="stretch", key="performance_metric_chart")
+
+
+def _windows_table(
+    report: PerformanceReport, estimates: estimation.EstimationReport | None
+) -> pd.DataFrame:
+    estimated = {w.start: w for w in estimates.windows} if estimates else {}
+    rows = []
+    for w in (*report.windows, report.overall):
+        row = {
+            "window": _label(w),
+            "predictions": w.predictions,
+            "labelled": w.labelled,
+            "label coverage": w.coverage.value,
+            "status": w.status,
+        }
+        for name, est in w.metrics:
+            row[name] = est.value
+            row[f"{name} 95% low"] = est.low
+            row[f"{name} 95% high"] = est.high
+        if w.start in estimated:
+            for name in estimation.ESTIMATED_METRICS:
+                row[f"{name} (estimated)"] = estimated[w.start].estimate(name)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _concept_drift(report: ConceptDriftReport) -> None:
+    st.subheader("Concept drift")
+    st.caption(
+        f"A window is flagged when its {METRIC_LABELS[report.metric]} falls more than "
+        f"{report.margin:g} below the validation value while the inputs did not drift "
+        f"(input drift: {report.input_drift_source}). Calibration error (ECE) is compared "
+        f"with {report.baseline.describe()}: ECE {_fmt(report.baseline_ece)}."
+    )
+    flagged = report.flagged
+    if flagged:
+        st.error(
+            f"Concept drift in {len(flagged)} window(s) from {flagged[0].start:%Y-%m-%d}: "
+            "performance fell while the inputs held steady — the relation between inputs "
+            "and outcomes changed. Retraining on recent labelled data is the usual remedy."
+        )
+    windows = [w for w in report.windows if w.ece is not None and w.verdict != "too few labels"]
+    if windows:
+        figure = go.Figure()
+        figure.add_scatter(
+            x=[w.start for w in windows],
+            y=[w.ece for w in windows],
+            mode="lines+markers",
+            name="ECE per window",
+            marker={"color": ["#d62728" if w.calibration_shift else "#1f77b4" for w in windows]},
+            customdata=[[w.labelled, w.verdict] for w in windows],
+            hovertemplate="ECE %{y:.3f}<br>%{customdata[0]:,} labels<br>%{customdata[1]}"
+            "<extra></extra>",
+        )
+        if report.baseline_ece is not None:
+            figure.add_hline(
+                y=report.baseline_ece,
+                line={"dash": "dot", "color": "gray"},
+                annotation_text=f"baseline {report.baseline_ece:.3f}",
+            )
+            figure.add_hline(
+                y=report.baseline_ece + report.margin,
+                line={"dash": "dash", "color": "#d62728", "width": 1},
+                annotation_text="baseline + margin",
+            )
+        figure.update_layout(
+            **PLOT_LAYOUT,
+            title=f"Calibration per {report.granularity}: expected calibration error "
+            "(red: moved past the baseline)",
+            yaxis={"title": "ECE (probability)", "rangemode": "tozero"},
+            xaxis={"title": f"{report.granularity} starting (UTC)"},
+            height=320,
+        )
+        st.plotly_chart(figure, width="stretch", key="performance_ece_chart")
+    table = pd.DataFrame(
+        [
+            {
+                "window": f"{w.start:%Y-%m-%d}",
+                "labelled": w.labelled,
+                METRIC_LABELS[report.metric]: w.metric_value,
+                "validation": w.validation_value,
+                "performance drop": w.performance_drop,
+                "ECE": w.ece,
+                "baseline ECE": w.baseline_ece,
+                "calibration moved": w.calibration_shift,
+                "input drift": "unknown"
+                if w.input_drift is None
+                else ("yes" if w.input_drift else "no"),
+                "verdict": w.verdict,
+            }
+            for w in report.windows
+        ]
+    )
+    st.dataframe(table, hide_index=True, width="stretch", key="performance_concept_table")
+
+
+def _calibration(report: PerformanceReport) -> None:
+    overall = report.overall
+    if not overall.reliability:
+        return
+    st.subheader("Calibration and confusion matrix (whole range)")
+    left, right = st.columns(2)
+    bins = overall.reliability
+    figure = go.Figure()
+    figure.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "gray"},
+        name="perfect calibration", hoverinfo="skip",
+    )  # fmt: skip
+    figure.add_scatter(
+        x=[b.mean_predicted for b in bins],
+        y=[b.observed_rate for b in bins],
+        mode="lines+markers",
+        name="model",
+        marker={"size": [6 + 14 * math.sqrt(b.count / max(c.count for c in bins)) for b in bins]},
+        customdata=[[b.low, b.high, b.count] for b in bins],
+        hovertemplate="scores %{customdata[0]:.1f}–%{customdata[1]:.1f}<br>mean predicted "
+        "%{x:.3f}<br>observed positive rate %{y:.3f}<br>%{customdata[2]:,} rows<extra></extra>",
+    )
+    figure.update_layout(
+        **{**PLOT_LAYOUT, "hovermode": "closest"},
+        title=f"Reliability: observed vs predicted (ECE {_fmt(overall.value('ece'))})",
+        xaxis={"title": "mean predicted probability", "range": [0, 1]},
+        yaxis={"title": "observed positive rate", "range": [0, 1]},
+        height=400,
+    )
+    left.plotly_chart(figure, width="stretch", key="performance_reliability")
+    c = overall.confusion
+    if c is not None:
+        matrix = go.Figure(
+            go.Heatmap(
+                z=[[c.tn, c.fp], [c.fn, c.tp]],
+                x=["predicted 0", "predicted 1"],
+                y=["actual 0", "actual 1"],
+                text=[[f"TN {c.tn:,}", f"FP {c.fp:,}"], [f"FN {c.fn:,}", f"TP {c.tp:,}"]],
+                texttemplate="%{text}",
+                colorscale="Blues",
+                hovertemplate="%{y}, %{x}: %{z:,} rows<extra></extra>",
+                showscale=False,
+            )
+        )
+        matrix.update_layout(
+            **{**PLOT_LAYOUT, "hovermode": "closest"},
+            title=f"Confusion matrix at threshold {report.threshold:g} (labelled rows)",
+            yaxis={"autorange": "reversed"},
+            height=400,
+        )
+        right.plotly_chart(matrix, width="stretch", key="performance_confusion")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "score bin": f"{b.low:.1f}–{b.high:.1f}",
+                    "rows": b.count,
+                    "mean predicted": b.mean_predicted,
+                    "observed rate": b.observed_rate,
+                    "gap": b.observed_rate - b.mean_predicted,
+                }
+                for b in bins
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="performance_reliability_table",
+    )
+
+
+def render(ctx: PageContext) -> None:
+    st.title(f"Performance · {ctx.model_name} {ctx.version.model_version}")
+    st.caption(selection_caption(ctx))
+    if ctx.selection is None:
+        st.info("This version has no logged traffic yet.")
+        return
+    try:
+        report: PerformanceReport = cached(
+            performance.performance_report, ctx.store, ctx.selection, ctx.granularity
+        )
+    except VigilError as err:
+        st.error(str(err))
+        st.stop()
+    metric = st.selectbox(
+        "Metric",
+        report.metric_names,
+        format_func=METRIC_LABELS.get,
+        key="performance_metric",
+    )
+    estimates = None
+    if report.task == BINARY:
+        try:
+            estimates = cached(
+                estimation.estimate_performance, ctx.store, ctx.selection, ctx.granularity
+            )
+        except VigilError as err:
+            st.caption(f"No estimate for unlabelled windows: {err}")
+    _header(ctx, report, metric)
+    _metric_chart(report, metric, estimates)
+    notes = [
+        f"Realised: computed on labelled predictions with status 'ok' "
+        f"({INTERVAL_TEXT[CI_METHOD[metric]]}). A window with fewer than "
+        f"{report.min_labels} labels shows “too few labels” instead of a status."
+    ]
+    if estimates is not None:
+        notes.append(
+            "Estimated (CBPE): expected performance from the scores alone, calibrated "
+            f"(isotonic) on {estimates.baseline.describe()} ({estimates.baseline_rows:,} "
+            "labelled rows). It assumes the score–outcome relation of that baseline still "
+            "holds, so it cannot see concept drift: a realised line below the estimate is "
+            "itself a sign of it."
+        )
+    for note in notes:
+        st.caption(note)
+    with st.expander("Exact numbers per window", expanded=False):
+        st.dataframe(
+            _windows_table(report, estimates),
+            hide_index=True,
+            width="stretch",
+            key="performance_table",
+        )
+    if report.task == BINARY:
+        drift_metric = (
+            metric if metric in ("roc_auc", "accuracy", "f1", "precision", "recall") else "accuracy"
+        )
+        try:
+            concept: ConceptDriftReport = cached(
+                performance.concept_drift,
+                ctx.store,
+                ctx.selection,
+                ctx.granularity,
+                metric=drift_metric,
+            )
+        except VigilError as err:
+            st.error(str(err))
+            st.stop()
+        _concept_drift(concept)
+        _calibration(report)

@@ -1,0 +1,51 @@
+"""AppTest: the Performance page shows core's numbers, labelled realised vs estimated lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from core import estimation, performance
+from core.selection import Selection
+from core.store import Store
+from tests.app.helpers import run_page, texts
+
+# The sidebar's default range: the last 30 days of the version's traffic, weekly windows.
+SELECTION = Selection("credit-risk", "1.0", dt.datetime(2026, 10, 25), dt.datetime(2026, 11, 24))
+
+
+def test_performance_page_shows_core_numbers(demo_store: Store) -> None:
+    at = run_page(demo_store, "performance", user="vic")
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Performance · credit-risk 1.0"
+    report = performance.performance_report(demo_store, SELECTION, "week")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["ROC AUC (whole range)"] == f"{report.overall.value('roc_auc'):.3f}"
+    assert shown["Labelled predictions"] == (
+        f"{report.overall.labelled:,} of {report.overall.predictions:,}"
+    )
+    body = texts(at)
+    assert "Estimated (CBPE)" in body and "cannot see concept drift" in body
+    assert "too few labels" in body
+    table = at.dataframe[0].value
+    weekly = table.set_index("window")
+    for window in report.windows:
+        row = weekly.loc[f"{window.start:%Y-%m-%d}"]
+        assert row["labelled"] == window.labelled
+        assert row["status"] == window.status
+        if window.value("roc_auc") is not None:
+            assert row["roc_auc"] == window.value("roc_auc")
+    estimates = estimation.estimate_performance(demo_store, SELECTION, "week")
+    last = estimates.windows[-1]
+    assert weekly.loc[f"{last.start:%Y-%m-%d}", "accuracy (estimated)"] == last.estimate("accuracy")
+
+
+def test_metric_choice_and_concept_drift_section(demo_store: Store) -> None:
+    at = run_page(demo_store, "performance", user="dana")
+    at.selectbox(key="performance_metric").select("accuracy").run()
+    assert not at.exception, at.exception
+    assert "Accuracy (whole range)" in {m.label for m in at.metric}
+    assert "Concept drift" in [s.value for s in at.subheader]
+    concept = at.dataframe[1].value
+    assert concept["window"].iloc[0] == "2026-10-19"
+    assert {"verdict", "ECE", "input drift"} <= set(concept.columns)
+    assert "Calibration and confusion matrix (whole range)" in [s.value for s in at.subheader]
