@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 
 from core.errors import VigilError
+from core.store import Store
 
 GENESIS_HASH = "0" * 64
 
@@ -287,3 +288,36 @@ def state_mismatches(con: duckdb.DuckDBPyConnection) -> list[str]:
         if status != "production":
             problems.append(f"{model}: the champion alias points at {version}, which is {status}.")
     return problems
+
+
+# --- store-level entry points for pages and commands -------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain: ChainStatus
+    mismatches: tuple[str, ...]
+    head_hash: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.valid and not self.mismatches
+
+
+def chain_report(store: Store) -> ChainReport:
+    """The chain verified, the registry cross-checked against it, and the newest hash."""
+    with store.connect() as con:
+        chain = verify(con)
+        mismatches = tuple(state_mismatches(con))
+        head = con.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return ChainReport(chain, mismatches, head[0] if head else None)
+
+
+def search(store: Store, flt: AuditFilter | None = None) -> list[dict[str, Any]]:
+    with store.connect() as con:
+        return query(con, flt)
+
+
+def choices(store: Store) -> dict[str, list[str]]:
+    with store.connect() as con:
+        return filter_choices(con)

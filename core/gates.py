@@ -169,8 +169,8 @@ class GateReport:
             if self.drift_window is None
             else {
                 "champion_version": self.drift_window.champion_version,
-                "start": self.drift_window.start.isoformat(timespec="seconds"),
-                "end": self.drift_window.end.isoformat(timespec="seconds"),
+                "start": self.drift_window.start.isoformat(timespec="microseconds"),
+                "end": self.drift_window.end.isoformat(timespec="microseconds"),
                 "rows": self.drift_window.rows,
             },
             "feature_psi": {p.feature: round(p.psi, 6) for p in self.feature_psi},

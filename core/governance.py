@@ -23,7 +23,6 @@ without re-implementing a rule; the actions call the very same rule functions.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import random
 import time
@@ -39,7 +38,7 @@ from core import lifecycle
 from core.auth import PERMISSIONS, ROLES, User
 from core.errors import ArtifactError, PermissionDenied, RegistryError, VigilError
 from core.registry import STATUS_LABELS, ModelVersion, aliases, get_version
-from core.selection import log_table
+from core.selection import Selection, log_table
 from core.store import Store
 from core.timeline import read_timeline
 
@@ -418,8 +417,8 @@ def traffic_counts(
     return [
         {
             "model_version": v,
-            "window_start": start.isoformat(timespec="seconds"),
-            "window_end": end.isoformat(timespec="seconds"),
+            "window_start": start.isoformat(timespec="microseconds"),
+            "window_end": end.isoformat(timespec="microseconds"),
             "predictions": int(found[v][1]) if v in found else 0,
             "errors": int(found[v][2]) if v in found else 0,
             "labelled": int(found[v][3]) if v in found else 0,
@@ -428,12 +427,32 @@ def traffic_counts(
     ]
 
 
-def _optional(module: str) -> Any | None:
-    """A sibling capability if it is installed in this build (pages degrade without it)."""
+def live_performance(
+    store: Store, model_name: str, versions: list[str], start: dt.datetime, end: dt.datetime
+) -> dict[str, Any]:
+    """Realised metrics per version on labelled traffic in the window, from core.performance
+    when this build has it; a note instead of numbers where it cannot say."""
     try:
-        return importlib.import_module(module)
+        from core import performance
     except ImportError:
-        return None
+        return {"note": "core.performance is not part of this build"}
+    out: dict[str, Any] = {}
+    for name in versions:
+        try:
+            report = performance.performance_report(
+                store, Selection(model_name, name, start, end), "week", intervals=False
+            )
+        except VigilError as err:
+            out[name] = {"note": str(err)}
+            continue
+        overall = report.overall
+        out[name] = {
+            "predictions": overall.predictions,
+            "labelled": overall.labelled,
+            "enough_labels": overall.enough_labels,
+            **{metric: overall.value(metric) for metric in report.metric_names},
+        }
+    return out
 
 
 def evidence_snapshot(
@@ -441,8 +460,11 @@ def evidence_snapshot(
     version: ModelVersion,
     report: gate_checks.GateReport,
     request: PromotionRequest | None,
+    *,
+    store: Store | None = None,
 ) -> dict[str, Any]:
-    """The facts a decision rests on, frozen into its audit record."""
+    """The facts a decision rests on, frozen into its audit record. With `store`, the
+    realised performance of candidate and champion on the same window is included."""
     champion_name = aliases(con, version.model_name).get(lifecycle.CHAMPION)
     champion = (
         get_version(con, version.model_name, champion_name)
@@ -476,6 +498,9 @@ def evidence_snapshot(
             "psi": {p.feature: round(p.psi, 6) for p in report.feature_psi},
         },
         "traffic": traffic_counts(con, version.model_name, versions, start, end),
+        "live_performance": None
+        if store is None
+        else live_performance(store, version.model_name, versions, start, end),
         "request": None
         if request is None
         else {
@@ -626,7 +651,7 @@ def approve(
                 "changed since you loaded it (someone else acted on it); reload to see its state."
             )
         gate_checks.save_results(con, request.request_id, "approval", report)
-        evidence = evidence_snapshot(con, version, report, request)
+        evidence = evidence_snapshot(con, version, report, request, store=store)
         approved = lifecycle.apply_transition(
             con,
             actor=user,
@@ -712,7 +737,7 @@ def reject(
             action="reject",
             to_status="rejected",
             rationale=rationale,
-            evidence=evidence_snapshot(con, version, report, request),
+            evidence=evidence_snapshot(con, version, report, request, store=store),
             expected_row_version=expected_row_version
             if expected_row_version is not None
             else request.row_version,
@@ -760,7 +785,7 @@ def override(
             model_version=model_version,
             gates=sorted(set(failing) | set(request.override_gates)),
             rationale=rationale,
-            evidence=evidence_snapshot(con, version, report, request),
+            evidence=evidence_snapshot(con, version, report, request, store=store),
             expected_row_version=expected_row_version
             if expected_row_version is not None
             else request.row_version,
@@ -867,3 +892,128 @@ __all__ = [
     "request_promotion",
     "rollback",
 ]
+
+
+# --- read models for the Registry and Review pages ---------------------------------------
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    """One version as the inventory shows it, with its aliases and review-date standing."""
+
+    model_name: str
+    model_version: str
+    status: str
+    status_label: str
+    aliases: tuple[str, ...]
+    owner: str
+    risk_tier: str | None
+    next_review_date: dt.date | None
+    review_overdue: bool
+    intended_use: str | None
+    limitations: str | None
+    training_date: dt.date
+    training_data_version: str
+    code_commit: str
+    hyperparameters: dict[str, Any]
+    validation_metrics: dict[str, dict[str, float]]
+    artifact_sha256: str
+    previous_version: str | None
+    registered_by: str
+    registered_at: dt.datetime
+
+
+def inventory(store: Store, today: dt.date | None = None) -> tuple[InventoryRow, ...]:
+    """Every model and version; a next review date before `today` (UTC) is overdue."""
+    from core.registry import list_versions
+
+    today = today or dt.datetime.now(dt.UTC).date()
+    with store.connect() as con:
+        versions = list_versions(con)
+        alias_rows = con.execute(
+            "SELECT model_name, model_version, alias FROM aliases ORDER BY alias"
+        ).fetchall()
+    by_version: dict[tuple[str, str], list[str]] = {}
+    for model, version, alias in alias_rows:
+        by_version.setdefault((model, version), []).append(alias)
+    return tuple(
+        InventoryRow(
+            model_name=v.model_name,
+            model_version=v.model_version,
+            status=v.status,
+            status_label=v.status_label,
+            aliases=tuple(by_version.get((v.model_name, v.model_version), [])),
+            owner=v.owner,
+            risk_tier=v.risk_tier,
+            next_review_date=v.next_review_date,
+            review_overdue=v.next_review_date is not None and v.next_review_date < today,
+            intended_use=v.intended_use,
+            limitations=v.limitations,
+            training_date=v.training_date,
+            training_data_version=v.training_data_version,
+            code_commit=v.code_commit,
+            hyperparameters=v.hyperparameters,
+            validation_metrics=v.validation_metrics,
+            artifact_sha256=v.artifact_sha256,
+            previous_version=v.previous_version,
+            registered_by=v.registered_by,
+            registered_at=v.registered_at,
+        )
+        for v in versions
+    )
+
+
+def review_window(store: Store, model_name: str) -> tuple[dt.datetime, dt.datetime] | None:
+    """The 30 whole UTC days up to the model's latest logged prediction (any version), for
+    comparing candidate and champion on live traffic; None when nothing was logged."""
+    with store.connect() as con:
+        last = con.execute(f"SELECT max(served_at) FROM {log_table(con, model_name)}").fetchone()
+    if last is None or last[0] is None:
+        return None
+    end = dt.datetime.combine(last[0].date() + dt.timedelta(days=1), dt.time())
+    return end - gate_checks.DRIFT_WINDOW, end
+
+
+def has_traffic(
+    store: Store, model_name: str, model_version: str, start: dt.datetime, end: dt.datetime
+) -> int:
+    """How many predictions the version logged in the window."""
+    with store.connect() as con:
+        return int(
+            con.execute(
+                f"SELECT count(*) FROM {log_table(con, model_name)} WHERE model_version = ? "
+                "AND served_at >= ? AND served_at < ?",
+                [model_version, start, end],
+            ).fetchone()[0]
+        )
+
+
+def live_traffic(
+    store: Store, model_name: str, versions: tuple[str, ...], start: dt.datetime, end: dt.datetime
+) -> list[dict[str, Any]]:
+    """Predictions, errors and labels per version in a window (the fallback live evidence)."""
+    with store.connect() as con:
+        return traffic_counts(con, model_name, list(versions), start, end)
+
+
+DECISION_ACTIONS = ("approve", "reject", "override_gates", "rollback", "request_promotion")
+
+
+def decisions(store: Store, model_name: str) -> list[dict[str, Any]]:
+    """Governance records of a model, newest first (for sign-off report downloads)."""
+    from core import audit
+
+    with store.connect() as con:
+        found = audit.query(con, audit.AuditFilter(model_name=model_name))
+    return [r for r in reversed(found) if r["action"] in DECISION_ACTIONS]
+
+
+def model_version(store: Store, model_name: str, version: str) -> ModelVersion:
+    """One version, read fresh (status changes with every decision)."""
+    with store.connect() as con:
+        return get_version(con, model_name, version)
+
+
+def next_rollback_target(store: Store, model_name: str) -> str | None:
+    with store.connect() as con:
+        return rollback_target(con, model_name)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import auth
+from core import alerts, auth
 from core.auth import User
 from core.ingest import IngestResult, ingest_labels, ingest_predictions
 from core.store import Store
@@ -60,6 +60,8 @@ def ingest_upload(
         path = folder / Path(filename).name
         path.write_bytes(content)
         run = ingest_labels if labels else ingest_predictions
-        return run(store, model_name, path, source_name=f"upload by {user.username}: {path.name}")
+        result = run(store, model_name, path, source_name=f"upload by {user.username}: {path.name}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    alerts.refresh_after_ingest(store, model_name)
+    return result

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core import audit, registry
+from core import alerts, audit, registry
 from core.selection import Selection, log_table
 from core.store import Store
 
@@ -310,9 +310,32 @@ def audit_status(store: Store) -> AreaStatus:
     )
 
 
+def alerts_status(store: Store, model_name: str) -> AreaStatus:
+    """Open alerts from the model's rules, evaluated whenever logs or labels arrive."""
+    open_alerts = alerts.overview_status(store, model_name)
+    if not open_alerts:
+        return AreaStatus(
+            "Alerts",
+            "ok",
+            "no rule is failing",
+            "Rules are re-evaluated on every ingest.",
+            "alerts",
+        )
+    critical = sum(a.severity == "critical" for a in open_alerts)
+    worst = open_alerts[0]
+    return AreaStatus(
+        "Alerts",
+        "alert" if critical else "warn",
+        f"{len(open_alerts)} open alert(s)" + (f", {critical} critical" if critical else ""),
+        f"Most severe: {worst.describe()}.",
+        "alerts",
+    )
+
+
 def area_statuses(store: Store, selection: Selection) -> list[AreaStatus]:
     """Every area that exists, each with its level: nothing on the Overview is a placeholder."""
     return [
+        alerts_status(store, selection.model_name),
         traffic_status(store, selection),
         quality_status(data_quality(store, selection.model_name)),
         labels_status(label_coverage(store, selection)),

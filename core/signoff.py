@@ -150,6 +150,35 @@ def _traffic(evidence: dict[str, Any]) -> str:
     )
 
 
+def _performance(evidence: dict[str, Any]) -> str:
+    live = evidence.get("live_performance") or {}
+    rows = [(version, figures) for version, figures in live.items() if isinstance(figures, dict)]
+    if not rows:
+        note = live.get("note") if isinstance(live.get("note"), str) else None
+        return f"<p class='na'>{_e(note or 'No live performance in this record.')}</p>"
+    metrics = sorted(
+        {
+            k
+            for _, f in rows
+            for k in f
+            if k not in ("note", "predictions", "labelled", "enough_labels")
+        }
+    )
+    return _table(
+        ["Version", "Predictions", "Labelled", *metrics, "Note"],
+        [
+            [
+                v,
+                f.get("predictions"),
+                f.get("labelled"),
+                *(f.get(m) for m in metrics),
+                f.get("note"),
+            ]
+            for v, f in rows
+        ],
+    )
+
+
 def build_report(store: Store, seq: int) -> bytes:
     """The HTML sign-off report for audit record `seq`, as UTF-8 bytes."""
     with store.connect() as con:
@@ -230,6 +259,8 @@ def build_report(store: Store, seq: int) -> bytes:
         _drift(evidence),
         "<h2>Evidence: live traffic</h2>",
         _traffic(evidence),
+        "<h2>Evidence: live performance (labelled traffic, same window)</h2>",
+        _performance(evidence),
         "<h2>Related audit records</h2>",
         _table(
             ["Seq", "When", "Who", "Action", "Version", "Rationale"],

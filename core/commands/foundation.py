@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core import auth, ingest, registry
+from core import alerts, auth, ingest, registry
 from core.cli import print_json
 from core.commands.common import acting_user, add_actor_argument, read_password, store
 from core.contract import load_metadata
@@ -156,6 +156,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     st = store()
     run = ingest.ingest_labels if args.labels else ingest.ingest_predictions
     results = [run(st, args.model, path) for path in args.files]
+    report = alerts.refresh_after_ingest(st, args.model)
     if args.json:
         print_json([r.to_dict() for r in results])
     else:
@@ -168,6 +169,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 print(f"    {count:>6} × {reason}")
             if r.ignored_columns:
                 print(f"    columns not in the contract, ignored: {', '.join(r.ignored_columns)}")
+        failing = report.failures
+        print(
+            f"Alert rules re-evaluated: {len(failing)} failing window(s)"
+            + (" — see `vigil check` or the Alerts page." if failing else ".")
+        )
     return 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import auth, ingest, registry
+from core import alerts, auth, ingest, registry
 from core.contract import parse_metadata
 from core.demo import model as demo_model
 from core.demo.traffic import Calendar, simulate
@@ -205,4 +205,8 @@ def seed(store: Store, *, end: dt.date | None = None, password: str | None = Non
         report.ingests.append(ingest.ingest_predictions(store, demo_model.MODEL_NAME, path))
     for path in label_files:
         report.ingests.append(ingest.ingest_labels(store, demo_model.MODEL_NAME, path))
+    alerts.install_default_rules(
+        store, auth.User("dana", "analyst"), demo_model.MODEL_NAME, CHAMPION
+    )
+    alerts.refresh_after_ingest(store, demo_model.MODEL_NAME)
     return report

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from core import alerts, audit
 from core.auth import User
 from core.store import Store
 from tests.app.helpers import run_page, texts
+
+
+@pytest.fixture
+def demo_copy(demo_copy: Store) -> Store:
+    """The demo without its default rules and alerts, so each test sets the rules it needs."""
+    with demo_copy.transaction() as con:
+        con.execute("DELETE FROM alerts")
+        con.execute("DELETE FROM alert_rules")
+    return demo_copy
+
 
 DANA = User("dana", "analyst")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -16,6 +17,16 @@ from core.registry import get_version
 from core.selection import Segment, Selection
 from core.store import Store
 from tests.conftest import DEMO_PASSWORD
+
+
+@pytest.fixture
+def demo_copy(demo_copy: Store) -> Store:
+    """The demo without its default rules and alerts, so each test sets the rules it needs."""
+    with demo_copy.transaction() as con:
+        con.execute("DELETE FROM alerts")
+        con.execute("DELETE FROM alert_rules")
+    return demo_copy
+
 
 DANA, ADAM, VIC, RITA = (
     User("dana", "analyst"),
@@ -47,7 +58,8 @@ def test_migration_creates_the_tables(store: Store) -> None:
 
 @pytest.mark.parametrize("user", [VIC, RITA])
 def test_only_analysts_and_admins_edit_rules(demo_copy: Store, user: User) -> None:
-    spec = alerts.RuleSpec("error_rate", ">", 0.02, "day")
+    spec = alerts.RuleSpec("error_rate", ">", 0.05, "day")
+    before = alerts.list_rules(demo_copy, "credit-risk")  # the demo's default rules
     with pytest.raises(PermissionDenied) as err:
         alerts.add_rule(demo_copy, user, "credit-risk", spec)
     assert str(err.value) == (
@@ -57,7 +69,7 @@ def test_only_analysts_and_admins_edit_rules(demo_copy: Store, user: User) -> No
     rule = alerts.add_rule(demo_copy, ADAM, "credit-risk", spec)
     with pytest.raises(PermissionDenied):
         alerts.set_rule_enabled(demo_copy, user, rule.rule_id, False)
-    assert alerts.list_rules(demo_copy, "credit-risk") == (rule,)
+    assert alerts.list_rules(demo_copy, "credit-risk") == (*before, rule)
 
 
 def test_default_rules_and_every_edit_are_audited(with_defaults: Store) -> None:
@@ -65,14 +77,14 @@ def test_default_rules_and_every_edit_are_audited(with_defaults: Store) -> None:
     assert [r.describe() for r in rules] == [
         "roc_auc < validation − 0.05 per week",
         "accuracy < validation − 0.05 per week",
-        "error_rate > 0.01 per day",
+        "error_rate > 0.02 per day",
         "latency_p99 > 500 per day",
         "label_coverage < 0.5 per week, windows older than 35 days",
     ]
     assert all(r.created_by == "dana" and r.enabled for r in rules)
     assert alerts.install_default_rules(with_defaults, DANA, "credit-risk", "1.0") == []
-    edited = alerts.update_rule(with_defaults, ADAM, rules[2].rule_id, threshold=0.02)
-    assert edited.threshold == 0.02 and edited.updated_by == "adam"
+    edited = alerts.update_rule(with_defaults, ADAM, rules[2].rule_id, threshold=0.03)
+    assert edited.threshold == 0.03 and edited.updated_by == "adam"
     alerts.set_rule_enabled(with_defaults, DANA, rules[3].rule_id, False)
     actions = _audit_actions(with_defaults)
     assert actions[-7:] == [
@@ -83,7 +95,10 @@ def test_default_rules_and_every_edit_are_audited(with_defaults: Store) -> None:
     with with_defaults.connect() as con:
         assert audit.verify(con).valid
         last = audit.read_records(con)[-2]
-    assert json.loads(last["evidence"]) == {"changes": {"threshold": [0.01, 0.02]}, "rule_id": 3}
+    assert json.loads(last["evidence"]) == {
+        "changes": {"threshold": [0.02, 0.03]},
+        "rule_id": rules[2].rule_id,
+    }
     assert alerts.list_rules(with_defaults, "credit-risk")[3].enabled is False
 
 
@@ -270,9 +285,13 @@ def test_rules_commands(
         "analyst, admin.\n"
     )
     assert main([*add, "--user", "dana"]) == 0
-    assert capsys.readouterr().out == "Added #1   critical error_rate > 0.02 per day\n"
-    assert main(["rules", "edit", "1", "--threshold", "0.03", "--user", "adam"]) == 0
-    assert main(["rules", "disable", "1", "--user", "dana"]) == 0
+    added = re.fullmatch(
+        r"Added #(\d+)   critical error_rate > 0\.02 per day\n", capsys.readouterr().out
+    )
+    assert added is not None
+    rule_id = added.group(1)
+    assert main(["rules", "edit", rule_id, "--threshold", "0.03", "--user", "adam"]) == 0
+    assert main(["rules", "disable", rule_id, "--user", "dana"]) == 0
     capsys.readouterr()
     assert main(["rules", "list", "--model", "credit-risk", "--json"]) == 0
     (rule,) = json.loads(capsys.readouterr().out)

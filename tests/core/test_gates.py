@@ -192,8 +192,12 @@ def test_toy_model_gates(store: Store, tmp_path: Path) -> None:
             "pass",
             "demographic parity ratio region 0.850; lowest (region) >= 0.80",
         ),
-        ({"accuracy": 0.9}, "validation_roc_auc", "fail", "No holdout roc_auc in the "
-         "version's validation metrics."),
+        (
+            {"accuracy": 0.9},
+            "validation_roc_auc",
+            "fail",
+            "No holdout roc_auc in the version's validation metrics.",
+        ),
     ],
 )
 def test_metric_gates(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime as dt
 import threading
 import time
 from pathlib import Path
@@ -10,11 +12,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core import audit, gates, governance, lifecycle
+from core import audit, gates, governance, lifecycle, performance
 from core.auth import User
+from core.contract import parse_metadata
 from core.errors import PermissionDenied, RegistryError, VigilError
 from core.registry import aliases, get_version, register_version
-from core.contract import parse_metadata
+from core.selection import Selection
 from core.store import Store
 from core.timeline import timeline
 from tests.core.factories import write_inputs
@@ -25,7 +28,9 @@ RITA = User("rita", "approver")
 OMAR = User("omar", "approver")
 ADAM = User("adam", "admin")
 VIC = User("vic", "viewer")
-DRIFT_OVERRIDE = "Drift is the October shift in credit_amount and purpose; 1.1 was trained after it."
+DRIFT_OVERRIDE = (
+    "Drift is the October shift in credit_amount and purpose; 1.1 was trained after it."
+)
 
 
 def state(store: Store) -> dict:
@@ -35,7 +40,9 @@ def state(store: Store) -> dict:
             "statuses": con.execute(
                 "SELECT model_version, status FROM model_versions ORDER BY 1"
             ).fetchall(),
-            "aliases": con.execute("SELECT alias, model_version FROM aliases ORDER BY 1").fetchall(),
+            "aliases": con.execute(
+                "SELECT alias, model_version FROM aliases ORDER BY 1"
+            ).fetchall(),
             "audit": con.execute("SELECT count(*), max(seq) FROM audit_log").fetchone(),
             "requests": con.execute(
                 "SELECT request_id, state, row_version, override_by FROM promotion_requests "
@@ -163,7 +170,11 @@ def test_registrant_cannot_approve(store: Store, tmp_path: Path) -> None:
 
     meta = parse_metadata(json.loads(meta_path.read_text()))
     register_version(
-        store, meta, artifact=artifact, reference=reference, registered_by="adam",
+        store,
+        meta,
+        artifact=artifact,
+        reference=reference,
+        registered_by="adam",
         registered_by_role="admin",
     )
     governance.request_promotion(store, RITA, "toy", "1", "First toy model.")
@@ -219,7 +230,9 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
     assert (request.override_by, request.row_version) == ("adam", 2)
     decision = governance.can_approve(demo_copy, RITA, MODEL, "1.1")
     assert decision.allowed
-    assert decision.reason == f"Gates drift_psi failed and were overridden by adam: {DRIFT_OVERRIDE}"
+    assert (
+        decision.reason == f"Gates drift_psi failed and were overridden by adam: {DRIFT_OVERRIDE}"
+    )
 
     outcome = governance.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC, drift accepted.")
     assert outcome.message == (
@@ -228,11 +241,28 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
     assert (status(demo_copy, "1.1"), status(demo_copy, "1.0")) == ("production", "archived")
     assert champion(demo_copy) == "1.1"
     log = records(demo_copy)
-    tail = [(r["seq"], r["actor"], r["action"], r["model_version"], r["from_status"],
-             r["to_status"], r["alias"]) for r in log[-4:]]
+    tail = [
+        (
+            r["seq"],
+            r["actor"],
+            r["action"],
+            r["model_version"],
+            r["from_status"],
+            r["to_status"],
+            r["alias"],
+        )
+        for r in log[-4:]
+    ]
     assert tail == [
-        (override.audit_seqs[0], "adam", "override_gates", "1.1", "pending_approval",
-         "pending_approval", None),
+        (
+            override.audit_seqs[0],
+            "adam",
+            "override_gates",
+            "1.1",
+            "pending_approval",
+            "pending_approval",
+            None,
+        ),
         (outcome.audit_seqs[0], "rita", "approve", "1.1", "pending_approval", "approved", None),
         (outcome.audit_seqs[1], "rita", "archive", "1.0", "production", "archived", None),
         (outcome.audit_seqs[2], "rita", "promote", "1.1", "approved", "production", "champion"),
@@ -249,10 +279,24 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
     assert evidence["drift"]["window"]["rows"] > 10_000
     assert set(evidence["drift"]["psi"]) >= {"credit_amount", "purpose", "sex"}
     assert evidence["key_metrics"]["candidate"]["roc_auc"] == pytest.approx(0.7551851851851852)
-    assert evidence["fairness"]["demographic_parity_ratio_sex"] == pytest.approx(
-        0.935687432867884
-    )
+    assert evidence["fairness"]["demographic_parity_ratio_sex"] == pytest.approx(0.935687432867884)
     assert [t["model_version"] for t in evidence["traffic"]] == ["1.1", "1.0"]
+    window = evidence["drift"]["window"]
+    for name in ("1.1", "1.0"):
+        expected = performance.performance_report(
+            demo_copy,
+            Selection(
+                MODEL,
+                name,
+                dt.datetime.fromisoformat(window["start"]),
+                dt.datetime.fromisoformat(window["end"]),
+            ),
+            "week",
+            intervals=False,
+        ).overall
+        live = evidence["live_performance"][name]
+        assert (live["predictions"], live["labelled"]) == (expected.predictions, expected.labelled)
+        assert live["roc_auc"] == pytest.approx(expected.value("roc_auc"))
     assert evidence["request_id"] == 2
     request = governance.list_requests(demo_copy, MODEL)[0]
     assert (request.state, request.decided_by, request.decision_seq) == (
@@ -308,8 +352,9 @@ def test_reject(demo_copy: Store) -> None:
     assert outcome.decision_hash == record["hash"]
     with pytest.raises(RegistryError) as err:
         governance.approve(demo_copy, RITA, MODEL, "1.1", "too late")
-    assert str(err.value).startswith("Promotion request #2 for credit-risk 1.1 was already "
-                                     "decided: rejected by omar at ")
+    assert str(err.value).startswith(
+        "Promotion request #2 for credit-risk 1.1 was already decided: rejected by omar at "
+    )
 
 
 # --- rollback and the timeline ---------------------------------------------------------------
@@ -334,7 +379,9 @@ def test_rollback_restores_the_previous_champion(demo_copy: Store) -> None:
     assert champion(demo_copy) == "1.0"
     down, up = records(demo_copy)[-2:]
     assert (down["action"], down["model_version"], down["to_status"]) == (
-        "rollback", "1.1", "rolled_back",
+        "rollback",
+        "1.1",
+        "rolled_back",
     )
     assert (up["action"], up["model_version"], up["alias"]) == ("restore", "1.0", "champion")
     spells = timeline(demo_copy, MODEL).intervals
@@ -375,62 +422,80 @@ def test_failure_midway_leaves_no_half_change(demo_copy: Store, monkeypatch) -> 
 def test_one_champion_enforced_in_code_and_db(demo_copy: Store) -> None:
     governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
     before = state(demo_copy)
-    with pytest.raises(lifecycle.InvariantError) as err:
-        with demo_copy.transaction() as con:
-            lifecycle.apply_transition(
-                con, actor=RITA, model_name=MODEL, model_version="1.1", action="approve",
-                to_status="approved", rationale="x",
-            )
-            lifecycle.apply_transition(
-                con, actor=RITA, model_name=MODEL, model_version="1.1", action="promote",
-                to_status="production", alias="champion", rationale="x",
-            )
+    with pytest.raises(lifecycle.InvariantError) as err, demo_copy.transaction() as con:
+        lifecycle.apply_transition(
+            con,
+            actor=RITA,
+            model_name=MODEL,
+            model_version="1.1",
+            action="approve",
+            to_status="approved",
+            rationale="x",
+        )
+        lifecycle.apply_transition(
+            con,
+            actor=RITA,
+            model_name=MODEL,
+            model_version="1.1",
+            action="promote",
+            to_status="production",
+            alias="champion",
+            rationale="x",
+        )
     assert str(err.value) == (
         "credit-risk would have 2 versions in production (1.0, 1.1); only one champion is "
         "allowed. Nothing was changed."
     )
     assert state(demo_copy) == before
-    with pytest.raises(duckdb.ConstraintException):
-        with demo_copy.transaction() as con:
-            con.execute(
-                "INSERT INTO aliases VALUES (?, 'champion', '1.1', now()::TIMESTAMP)", [MODEL]
-            )
+    with pytest.raises(duckdb.ConstraintException), demo_copy.transaction() as con:
+        con.execute("INSERT INTO aliases VALUES (?, 'champion', '1.1', now()::TIMESTAMP)", [MODEL])
     assert state(demo_copy) == before
 
 
 # --- concurrency ------------------------------------------------------------------------------
 
 
-def test_two_reviewers_at_once_exactly_one_wins(demo_copy: Store, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "second", [governance.reject, governance.approve], ids=["approve-vs-reject", "approve-twice"]
+)
+def test_two_reviewers_at_once_exactly_one_wins(demo_copy: Store, monkeypatch, second) -> None:
     governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
     version = governance.get_request(demo_copy, MODEL, "1.1").row_version
     real = gates.run_gates
     barrier = threading.Barrier(2)
+    calls: list[int] = []
 
     def slow_gates(*args, **kwargs):
         report = real(*args, **kwargs)
-        try:
-            barrier.wait(timeout=5)  # both are inside their transactions now
-        except threading.BrokenBarrierError:
-            pass  # the retry of the loser runs alone
+        calls.append(1)
+        if len(calls) <= 2:  # the first two calls meet; a retry runs alone
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=30)  # both are inside their transactions now
         time.sleep(0.05)
         return report
 
     monkeypatch.setattr(governance.gate_checks, "run_gates", slow_gates)
+    retries: list[int] = []  # _write draws a random back-off only after a write conflict
+    real_random = governance.random.random
+    monkeypatch.setattr(governance.random, "random", lambda: retries.append(1) or real_random())
     results: dict[str, object] = {}
 
     def act(user: User, action) -> None:
         try:
             results[user.username] = action(
-                demo_copy, user, MODEL, "1.1", f"Decision by {user.username}.",
+                demo_copy,
+                user,
+                MODEL,
+                "1.1",
+                f"Decision by {user.username}.",
                 expected_row_version=version,
             )
-        except Exception as err:  # noqa: BLE001 - the test inspects what each thread got
+        except Exception as err:
             results[user.username] = err
 
     threads = [
         threading.Thread(target=act, args=(RITA, governance.approve)),
-        threading.Thread(target=act, args=(OMAR, governance.reject)),
+        threading.Thread(target=act, args=(OMAR, second)),
     ]
     for t in threads:
         t.start()
@@ -445,12 +510,16 @@ def test_two_reviewers_at_once_exactly_one_wins(demo_copy: Store, monkeypatch) -
     won = results[winners[0]]
     assert (
         f"was already decided: {'approved' if won.action == 'approve' else 'rejected'} "
-        f"by {winners[0]}" in str(error)
+        f"by {winners[0]}"
+        in str(error)
         or "changed since you loaded it" in str(error)
         or "decided by someone else meanwhile" in str(error)
     ), str(error)
-    decisions = [r for r in records(demo_copy) if r["action"] in ("approve", "reject")
-                 and r["model_version"] == "1.1"]
+    decisions = [
+        r
+        for r in records(demo_copy)
+        if r["action"] in ("approve", "reject") and r["model_version"] == "1.1"
+    ]
     assert [d["actor"] for d in decisions] == [winners[0]]
     with demo_copy.connect() as con:
         assert audit.verify(con).valid
@@ -487,3 +556,67 @@ def test_decision_is_frozen(demo_store: Store) -> None:
     decision = governance.can_reject(demo_store, RITA, MODEL, "1.1")
     with pytest.raises(dataclasses.FrozenInstanceError):
         decision.allowed = False  # type: ignore[misc]
+
+
+# --- the lifecycle primitive -------------------------------------------------------------------
+
+
+def test_statuses_move_only_along_allowed_transitions(demo_copy: Store) -> None:
+    before = state(demo_copy)
+    with pytest.raises(RegistryError) as err, demo_copy.transaction() as con:
+        lifecycle.apply_transition(
+            con,
+            actor=RITA,
+            model_name=MODEL,
+            model_version="1.1",
+            action="promote",
+            to_status="production",
+            alias="champion",
+            rationale="skip the approval",
+        )
+    assert str(err.value) == "credit-risk 1.1 is Pending approval; it cannot move to Production."
+    with pytest.raises(lifecycle.InvariantError) as err, demo_copy.transaction() as con:
+        lifecycle.apply_transition(
+            con,
+            actor=RITA,
+            model_name=MODEL,
+            model_version="1.1",
+            action="approve",
+            to_status="approved",
+            alias="champion",
+            rationale="alias without production",
+        )
+    assert str(err.value) == (
+        "credit-risk 1.1: the champion alias goes with production status (asked for status "
+        "approved with alias champion)."
+    )
+    assert state(demo_copy) == before
+
+
+def test_inventory_flags_overdue_reviews(demo_store: Store) -> None:
+    rows = governance.inventory(demo_store, today=dt.date(2027, 1, 1))
+    assert [(r.model_version, r.review_overdue, r.aliases) for r in rows] == [
+        ("1.0", True, ("champion",)),  # review due 2026-12-27
+        ("1.1", False, ()),
+    ]
+
+
+def test_migration_backfills_requests_of_pending_versions(demo_copy: Store) -> None:
+    """A store that had pending versions before migration 4 gets their open requests back."""
+    from core.schema import m004_governance
+
+    backfill = (
+        "INSERT INTO promotion_requests"
+        + m004_governance.SQL.split("INSERT INTO promotion_requests", 1)[1]
+    )
+    with demo_copy.transaction() as con:
+        con.execute("DELETE FROM promotion_requests")
+        con.execute(backfill)
+    request = governance.get_request(demo_copy, MODEL, "1.1")
+    assert (request.state, request.requested_by, request.request_seq, request.row_version) == (
+        "pending",
+        "dana",
+        6,
+        1,
+    )
+    assert [r.model_version for r in governance.list_requests(demo_copy)] == ["1.1"]

@@ -1,0 +1,141 @@
+"""AppTest: the Review page shows each role the buttons it may use, and only those; the
+confirmation dialogs perform the decisions through core."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import governance
+from core.auth import User
+from core.store import Store
+from tests.app.helpers import run_page, texts
+
+ACTIONS = ("Approve", "Reject", "Override gates", "Roll back", "Request promotion")
+
+
+def buttons(at) -> dict[str, bool]:
+    """Action button label -> enabled."""
+    return {b.label: not b.disabled for b in at.button if b.label in ACTIONS}
+
+
+def click(at, label: str) -> None:
+    next(b for b in at.button if b.label == label).click()
+    at.run()
+
+
+def captions(at) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        ("rita", {"Approve": False, "Reject": True, "Roll back": False}),
+        ("omar", {"Approve": False, "Reject": True, "Roll back": False}),
+        ("adam", {"Approve": False, "Reject": True, "Override gates": True, "Roll back": False}),
+        ("dana", {}),
+        ("vic", {}),
+    ],
+)
+def test_each_role_sees_only_its_buttons(demo_store: Store, user: str, expected: dict) -> None:
+    at = run_page(demo_store, "review", user=user)
+    assert not at.exception
+    assert at.title[0].value == "Review and sign-off"
+    assert buttons(at) == expected
+    if expected:
+        assert [t.label for t in at.text_area] == ["Rationale"]
+        # blocked buttons say why: the failed drift gate, and no earlier champion
+        assert "Gate check failed — Drift vs production traffic (max PSI)" in captions(at)
+        assert "credit-risk 1.0 is the first champion on record" in captions(at)
+    else:
+        assert not at.text_area
+        assert "you can see everything here and change nothing" in captions(at)
+
+
+def test_review_shows_candidate_beside_champion_and_the_gates(demo_store: Store) -> None:
+    at = run_page(demo_store, "review", user="vic")
+    text = texts(at)
+    assert "Candidate 1.1 beside champion 1.0" in text
+    assert "requested by **dana**" in text
+    assert [e.value for e in at.error] == [
+        "Failed: drift_psi. Approval is blocked unless an admin records an override with its "
+        "rationale."
+    ]
+    checklist = next(d.value for d in at.dataframe if "gate" in d.value.columns)
+    assert list(checklist["outcome"]) == ["PASS", "PASS", "FAIL", "PASS", "PASS"]
+
+
+def test_four_eyes_buttons_are_disabled_with_the_reason(demo_copy: Store) -> None:
+    governance.reject(demo_copy, User("omar", "approver"), "credit-risk", "1.1", "Redo.")
+    governance.request_promotion(
+        demo_copy, User("rita", "approver"), "credit-risk", "1.1", "Redone."
+    )
+    at = run_page(demo_copy, "review", user="rita")
+    assert buttons(at) == {"Approve": False, "Reject": False, "Roll back": False}
+    assert (
+        "Four-eyes: you (rita) requested its promotion; someone else must approve credit-risk 1.1."
+        in captions(at)
+    )
+    assert buttons(run_page(demo_copy, "review", user="omar"))["Reject"] is True
+
+
+def test_analyst_requests_a_promotion(demo_copy: Store) -> None:
+    governance.reject(demo_copy, User("omar", "approver"), "credit-risk", "1.1", "Redo.")
+    at = run_page(demo_copy, "review", user="dana")
+    at.selectbox(key="vigil_version").set_value("1.1")
+    at.run()
+    assert buttons(at) == {"Request promotion": True}
+    at.text_area(key="review_rationale").input("Drift analysis attached.")
+    click(at, "Request promotion")
+    click(at, "Confirm")
+    assert not at.exception
+    assert at.success[0].value.startswith("Promotion of credit-risk 1.1 requested (request #3)")
+    assert governance.get_request(demo_copy, "credit-risk", "1.1").requested_by == "dana"
+
+
+def test_override_approve_and_roll_back_through_the_dialogs(demo_copy: Store) -> None:
+    admin = run_page(demo_copy, "review", user="adam")
+    click(admin, "Override gates")
+    admin.text_area(key="review_override_rationale").input("Drift accepted: 1.1 saw October.")
+    admin.run()
+    click(admin, "Confirm")
+    assert admin.success[0].value == (
+        "Override of drift_psi recorded for credit-risk 1.1; another approver may now approve it."
+    )
+    # the admin who overrode may not approve; the button says so
+    assert buttons(admin)["Approve"] is False
+    assert "Four-eyes: you (adam) overrode its failed gates" in captions(admin)
+
+    rita = run_page(demo_copy, "review", user="rita")
+    assert buttons(rita)["Approve"] is True
+    click(rita, "Approve")
+    click(rita, "Confirm")  # no rationale yet: the dialog shows core's message
+    assert [e.value for e in rita.error][-1] == (
+        "A rationale is required to approve credit-risk 1.1; say why in a sentence or two."
+    )
+    rita.text_area(key="review_rationale").input("Higher AUC; drift accepted by override.")
+    rita.run()
+    click(rita, "Confirm")
+    assert not rita.exception
+    assert rita.success[0].value == (
+        "Approved credit-risk 1.1; it is now the champion (replacing 1.0, archived)."
+    )
+
+    omar = run_page(demo_copy, "review", user="omar")
+    assert buttons(omar) == {"Roll back": True}
+    omar.text_area(key="review_rationale").input("Complaints about long loans.")
+    click(omar, "Roll back")
+    click(omar, "Confirm")
+    assert omar.success[0].value == (
+        "Rolled credit-risk back: 1.0 is champion again; 1.1 is rolled back."
+    )
+
+
+def test_cancel_closes_the_dialog_without_a_change(demo_copy: Store) -> None:
+    at = run_page(demo_copy, "review", user="omar")
+    at.text_area(key="review_rationale").input("No.")
+    click(at, "Reject")
+    assert "Confirm" in [b.label for b in at.button]
+    click(at, "Cancel")
+    assert "Confirm" not in [b.label for b in at.button]
+    assert governance.get_request(demo_copy, "credit-risk", "1.1") is not None

@@ -1,0 +1,69 @@
+"""The HTML sign-off report: complete, escaped, and carrying the decision's chain hash."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+from core import audit, governance
+from core.auth import User
+from core.signoff import build_report
+from core.store import Store
+
+MODEL = "credit-risk"
+EVIL = "<script>alert('x')</script> & co"
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data) -> None:
+        self.text.append(data)
+
+
+def parse(data: bytes) -> _Collect:
+    parser = _Collect()
+    parser.feed(data.decode("utf-8"))
+    return parser
+
+
+def test_report_of_an_approval(demo_copy: Store) -> None:
+    governance.override(demo_copy, User("adam", "admin"), MODEL, "1.1", "Drift accepted: " + EVIL)
+    outcome = governance.approve(demo_copy, User("rita", "approver"), MODEL, "1.1", EVIL)
+    seq = outcome.audit_seqs[0]
+    data = build_report(demo_copy, seq)
+    page = parse(data)
+    text = "".join(page.text)
+    assert "script" not in page.tags  # the rationale is text, never markup
+    assert EVIL in text  # ... and shown exactly as written
+    assert f"Sign-off: approve credit-risk 1.1 (audit record {seq})" in text
+    with demo_copy.connect() as con:
+        record = audit.get_record(con, seq)
+    assert record["hash"] == outcome.decision_hash
+    assert record["hash"] in text and record["prev_hash"] in text
+    for expected in (
+        "rita (approver)",
+        "Pending approval → Approved",
+        "Retail Credit Analytics",  # inventory: owner
+        "Pre-screening of retail loan applications",  # intended use
+        "2027-05-01",  # next review date
+        "Drift vs production traffic (max PSI)",
+        "FAIL",
+        "overridden by adam",
+        "credit_amount",
+        f"Chain intact: {record['seq'] + 2} records verified",  # approve, archive, promote
+        "promote",  # related records of the same decision
+    ):
+        assert expected in text, expected
+
+
+def test_report_says_when_the_chain_is_broken(demo_copy: Store) -> None:
+    with demo_copy.transaction() as con:
+        con.execute("UPDATE audit_log SET rationale = 'edited' WHERE seq = 2")
+    text = "".join(parse(build_report(demo_copy, 4)).text)
+    assert "Chain broken: Record 2 (register by dana) was edited after it was written" in text
