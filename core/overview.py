@@ -332,13 +332,30 @@ def alerts_status(store: Store, model_name: str) -> AreaStatus:
     )
 
 
-def area_statuses(store: Store, selection: Selection) -> list[AreaStatus]:
-    """Every area that exists, each with its level: nothing on the Overview is a placeholder."""
+def area_statuses(store: Store, model_name: str, selection: Selection | None) -> list[AreaStatus]:
+    """Every area that exists, each with its level: nothing on the Overview is a placeholder.
+
+    `selection` is None when the chosen version has no traffic yet (a new champion, say):
+    the areas that need traffic say so, the others still report."""
+    if selection is None:
+        waiting = [
+            AreaStatus(
+                "Traffic",
+                "warn",
+                "no predictions logged for this version yet",
+                "Logs arrive through `vigil ingest` or the Data page.",
+                "data",
+            )
+        ]
+    else:
+        waiting = [
+            traffic_status(store, selection),
+            labels_status(label_coverage(store, selection)),
+        ]
     return [
-        alerts_status(store, selection.model_name),
-        traffic_status(store, selection),
-        quality_status(data_quality(store, selection.model_name)),
-        labels_status(label_coverage(store, selection)),
-        registry_status(store, selection.model_name),
+        alerts_status(store, model_name),
+        *waiting,
+        quality_status(data_quality(store, model_name)),
+        registry_status(store, model_name),
         audit_status(store),
     ]

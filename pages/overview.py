@@ -17,7 +17,7 @@ PAGE = PageSpec(title="Overview", icon=":material/dashboard:", order=10, url_pat
 
 def _areas(ctx: PageContext) -> None:
     st.subheader("Where each area stands")
-    statuses = cached(overview.area_statuses, ctx.store, ctx.selection)
+    statuses = cached(overview.area_statuses, ctx.store, ctx.model_name, ctx.selection)
     for status in statuses:
         badge, area, text = st.columns([0.8, 1.2, 6], vertical_alignment="center")
         badge.markdown(LEVEL_BADGE[status.level])
@@ -112,6 +112,7 @@ def render(ctx: PageContext) -> None:
     st.title(f"Overview · {ctx.model_name}")
     if ctx.selection is None:
         st.info(f"Version {ctx.version.model_version} has no logged traffic yet.")
+        _areas(ctx)
         _versions(ctx)
         return
     st.caption(selection_caption(ctx))

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "e2e-password-1"
 SHOTS = ROOT / "test-artifacts" / "screenshots"
+HOMES: dict[str, str] = {}  # server url -> its VIGIL_HOME, for tests that use the CLI beside it
 
 
 def _free_port() -> int:
@@ -41,7 +42,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             env={**os.environ, "VIGIL_HOME": str(home), "VIGIL_DEMO_PASSWORD": PASSWORD},
         )
         try:
-            yield _wait_until_up(proc, f"http://127.0.0.1:{port}", home / "server.log")
+            url = _wait_until_up(proc, f"http://127.0.0.1:{port}", home / "server.log")
+            HOMES[url] = str(home)
+            yield url
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -89,13 +92,23 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.failed_call = report.failed
+    return report
+
+
 @pytest.fixture
-def page(browser, server: str):
+def page(browser, server: str, request: pytest.FixtureRequest):
     context = browser.new_context(viewport={"width": 1440, "height": 1400})
     tab = context.new_page()
     tab.set_default_timeout(60_000)
     tab.goto(server)
     yield tab
+    if getattr(request.node, "failed_call", False):
+        screenshot(tab, f"failed-{request.node.name}")
     context.close()
 
 
@@ -103,7 +116,11 @@ def sign_in(page, user: str, password: str = PASSWORD) -> None:
     page.get_by_label("User name").fill(user)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Overview · credit-risk").wait_for()
+    try:
+        page.get_by_role("button", name="Sign out").wait_for()
+    except Exception:
+        screenshot(page, f"failed-sign-in-{user}")
+        raise
 
 
 def screenshot(page, name: str) -> Path:

@@ -19,6 +19,7 @@ def test_wrong_password_is_refused(page) -> None:
 
 def test_sign_in_and_see_the_overview(page) -> None:
     sign_in(page, "rita")
+    page.get_by_role("heading", name="Overview · credit-risk").wait_for()
     page.get_by_text("Where each area stands").wait_for()
     page.get_by_text("champion 1.0; 1 awaiting approval (1.1)").wait_for()
     page.get_by_text("Predictions served per day (UTC)").first.wait_for()
