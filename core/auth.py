@@ -49,6 +49,11 @@ class User:
     def can(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]
 
+    @property
+    def role_phrase(self) -> str:
+        """'an approver', 'a viewer': for sentences about the user."""
+        return ("an " if self.role[0] in "aeiou" else "a ") + self.role
+
 
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
@@ -72,7 +77,7 @@ def require(user: User, permission: str, action: str) -> None:
     if not user.can(permission):
         allowed = ", ".join(r for r in ROLES if r in PERMISSIONS[permission])
         raise PermissionDenied(
-            f"{user.username} is a {user.role} and cannot {action}; it needs one of: {allowed}."
+            f"{user.username} is {user.role_phrase} and cannot {action}; it needs one of: {allowed}."
         )
 
 

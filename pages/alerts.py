@@ -218,6 +218,6 @@ def render(ctx: PageContext) -> None:
         _editor(ctx, rules)
     else:
         st.info(
-            f"You are signed in as a {ctx.user.role}: rules are read-only for you. Analysts and "
+            f"You are signed in as {ctx.user.role_phrase}: rules are read-only for you. Analysts and "
             "admins can add, edit and disable them; every change is recorded in the audit trail."
         )

@@ -17,7 +17,7 @@ def _upload(ctx: PageContext) -> None:
     st.subheader("Ingest a file")
     if not ctx.user.can("ingest"):
         st.caption(
-            f"You are signed in as a {ctx.user.role}: ingestion is for analysts and admins. "
+            f"You are signed in as {ctx.user.role_phrase}: ingestion is for analysts and admins. "
             "Pipelines ingest with `vigil ingest`."
         )
         return

@@ -47,7 +47,7 @@ def render(ctx: PageContext) -> None:
     st.title("Users and roles")
     names = _table(ctx)
     if not ctx.user.can("manage_users"):
-        st.caption(f"You are signed in as a {ctx.user.role}; only admins change users.")
+        st.caption(f"You are signed in as {ctx.user.role_phrase}; only admins change users.")
         return
     add, change = st.columns(2)
     with add.form("user_add", clear_on_submit=True):

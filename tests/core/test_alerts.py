@@ -63,7 +63,8 @@ def test_only_analysts_and_admins_edit_rules(demo_copy: Store, user: User) -> No
     with pytest.raises(PermissionDenied) as err:
         alerts.add_rule(demo_copy, user, "credit-risk", spec)
     assert str(err.value) == (
-        f"{user.username} is a {user.role} and cannot edit alert rules of credit-risk; it needs "
+        f"{user.username} is {dict(viewer='a viewer', approver='an approver')[user.role]} and "
+        "cannot edit alert rules of credit-risk; it needs "
         "one of: analyst, admin."
     )
     rule = alerts.add_rule(demo_copy, ADAM, "credit-risk", spec)

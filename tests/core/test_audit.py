@@ -240,7 +240,7 @@ def test_cli_gate_threshold_is_admin_only(demo_copy: Store, monkeypatch, capsys)
     args = ["gate-threshold", "--model", MODEL, "--gate", "drift_psi", "--value", "0.5"]
     assert cli.main([*args, "--user", "rita"]) == 1
     assert capsys.readouterr().err == (
-        "error: rita is a approver and cannot change gate thresholds; it needs one of: admin.\n"
+        "error: rita is an approver and cannot change gate thresholds; it needs one of: admin.\n"
     )
     assert cli.main([*args, "--user", "adam"]) == 0
     assert cli.main(["gates", "--model", MODEL, "--version", "1.1"]) == 0

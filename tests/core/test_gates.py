@@ -124,7 +124,7 @@ def test_thresholds_default_and_set_by_admin_only(demo_copy: Store) -> None:
     with pytest.raises(PermissionDenied) as err:
         gates.set_threshold(demo_copy, User("rita", "approver"), MODEL, "drift_psi", 0.5)
     assert str(err.value) == (
-        "rita is a approver and cannot change gate thresholds; it needs one of: admin."
+        "rita is an approver and cannot change gate thresholds; it needs one of: admin."
     )
     with pytest.raises(gates.GateConfigError) as err:
         gates.set_threshold(demo_copy, ADAM, MODEL, "speed", 0.5)
