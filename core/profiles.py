@@ -116,25 +116,19 @@ def _insert_profiles(
             "WHERE v IS NOT NULL GROUP BY day, v",
             key + params,
         )
-    counts = ", ".join(f"count({c.value_sql})" for c in columns)
-    rows = con.execute(
-        f"SELECT {day_sql} AS day, count(*), {counts} FROM {source} GROUP BY day", params
-    ).fetchall()
-    stats_rows = [
-        (*key, scope, row[0], column.name, row[1], row[1] - row[2 + i])
-        for row in rows
-        for i, column in enumerate(columns)
-    ]
-    if stats_rows:
-        con.executemany(
-            "INSERT INTO profile_columns (model_name, model_version, scope, day, feature, rows, "
-            "nulls) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            stats_rows,
-        )
+    # rows and non-null counts per day, one pass; UNPIVOT turns them into one row per column
+    counts = ", ".join(f"count({c.value_sql}) AS {quote_ident(c.name)}" for c in columns)
+    names = ", ".join(quote_ident(c.name) for c in columns)
+    con.execute(
+        "INSERT INTO profile_columns (model_name, model_version, scope, day, feature, rows, nulls) "
+        f"SELECT ?, ?, {quote_literal(scope)}, day, feature, rows, rows - present FROM ("
+        f"UNPIVOT (SELECT {day_sql} AS day, count(*) AS rows, {counts} FROM {source} GROUP BY day) "
+        f"ON {names} INTO NAME feature VALUE present)",
+        key + params,
+    )
     day_match = "v.day = c.day" if scope == "day" else "v.day IS NULL AND c.day IS NULL"
-    scope_filter = (
-        "c.model_name = ? AND c.model_version = ? AND c.scope = ?"
-        + (" AND c.day IN (SELECT day FROM profile_dirty_days)" if scope == "day" else "")
+    scope_filter = "c.model_name = ? AND c.model_version = ? AND c.scope = ?" + (
+        " AND c.day IN (SELECT day FROM profile_dirty_days)" if scope == "day" else ""
     )
     con.execute(
         f"""
@@ -186,17 +180,17 @@ def ensure_reference_profile(con: duckdb.DuckDBPyConnection, version: ModelVersi
             [version.model_version],
         ).fetchone()[0]
         edges = sorted({float(c) for c in cuts or [] if c is not None})
-        con.execute(
-            "INSERT INTO reference_bins VALUES (?, ?, ?, ?)", [*key, column.name, edges]
-        )
+        con.execute("INSERT INTO reference_bins VALUES (?, ?, ?, ?)", [*key, column.name, edges])
     _insert_profiles(
-        con, version, scope="reference", source=source, day_sql="NULL::DATE",
+        con,
+        version,
+        scope="reference",
+        source=source,
+        day_sql="NULL::DATE",
         params=[version.model_version],
     )
     rows = con.execute(f"SELECT count(*) FROM {source}", [version.model_version]).fetchone()[0]
-    con.execute(
-        "INSERT INTO profile_references VALUES (?, ?, ?, now()::TIMESTAMP)", [*key, rows]
-    )
+    con.execute("INSERT INTO profile_references VALUES (?, ?, ?, now()::TIMESTAMP)", [*key, rows])
     return True
 
 
@@ -231,12 +225,19 @@ def _recompute_days(
 ) -> None:
     key = _key(version)
     con.execute("CREATE OR REPLACE TEMP TABLE profile_dirty_days (day DATE)")
-    con.executemany("INSERT INTO profile_dirty_days VALUES (?)", [[d] for d in days])
+    con.execute("INSERT INTO profile_dirty_days SELECT unnest(?::DATE[])", [days])
     for table in (*PROFILE_TABLES, "profile_days"):
         scope = "" if table == "profile_days" else "AND scope = 'day' "
         con.execute(
             f"DELETE FROM {table} WHERE model_name = ? AND model_version = ? {scope}"
             "AND day IN (SELECT day FROM profile_dirty_days)",
+            key,
+        )
+    for cache in ("drift_pair_cache", "drift_domain_cache"):  # results these days fed
+        con.execute(
+            f"DELETE FROM {cache} WHERE model_name = ? AND model_version = ? AND EXISTS ("
+            "SELECT 1 FROM profile_dirty_days d WHERE d.day >= CAST(window_start AS DATE) "
+            "AND d.day < window_end)",
             key,
         )
     log = log_table(con, version.model_name)

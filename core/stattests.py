@@ -95,8 +95,10 @@ class StatTest:
             return math.log(p) / math.log(threshold) if p < 1 else 0.0
         if threshold == 0:
             return math.inf if result.statistic > 0 else 0.0
-        return result.statistic / threshold if self.higher_is_drift else threshold / max(
-            result.statistic, 1e-300
+        return (
+            result.statistic / threshold
+            if self.higher_is_drift
+            else threshold / max(result.statistic, 1e-300)
         )
 
 
@@ -137,7 +139,9 @@ def normed_wasserstein(distance: float, reference_std: float, reference_mean: fl
 def _wasserstein(c: Comparison) -> TestResult:
     return TestResult(
         normed_wasserstein(
-            float(c.wasserstein or 0.0), float(c.reference_std or 0.0), float(c.reference_mean or 0.0)
+            float(c.wasserstein or 0.0),
+            float(c.reference_std or 0.0),
+            float(c.reference_mean or 0.0),
         ),
         None,
     )
@@ -232,9 +236,7 @@ def get_test(name: str) -> StatTest:
     try:
         return TESTS[name]
     except KeyError as err:
-        raise VigilError(
-            f"Unknown drift test '{name}'; known tests: {', '.join(TESTS)}."
-        ) from err
+        raise VigilError(f"Unknown drift test '{name}'; known tests: {', '.join(TESTS)}.") from err
 
 
 def default_test(kind: str, reference_n: int) -> StatTest:

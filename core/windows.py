@@ -28,8 +28,12 @@ class Window:
 
     @property
     def label(self) -> str:
-        if self.end - self.start == dt.timedelta(days=1) and self.start.time() == dt.time():
-            return f"{self.start:%Y-%m-%d}"
+        """'2026-10-25' for a day, '2026-10-26 – 2026-11-01' (inclusive) for whole days."""
+        if self.start.time() == dt.time() and self.end.time() == dt.time():
+            last = self.end - dt.timedelta(days=1)
+            if last == self.start:
+                return f"{self.start:%Y-%m-%d}"
+            return f"{self.start:%Y-%m-%d} – {last:%Y-%m-%d}"
         return f"{self.start:%Y-%m-%d %H:%M} – {self.end:%Y-%m-%d %H:%M}"
 
 

@@ -6,8 +6,8 @@ import argparse
 import datetime as dt
 
 from core.cli import print_json
-from core.commands.common import store
-from core.drift import drift_report
+from core.commands.common import acting_user, add_actor_argument, store
+from core.drift import drift_report, set_threshold
 from core.errors import VigilError
 from core.selection import Segment, Selection
 from core.windows import parse_granularity
@@ -25,23 +25,62 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True)
     p.add_argument("--version", required=True)
-    p.add_argument("--from", dest="start", type=dt.date.fromisoformat, required=True,
-                   help="first day (UTC, inclusive), YYYY-MM-DD")
-    p.add_argument("--to", dest="end", type=dt.date.fromisoformat, required=True,
-                   help="last day (UTC, inclusive), YYYY-MM-DD")
-    p.add_argument("--granularity", default="day",
-                   help="day, week, month, or N: windows of N predictions (default day)")
+    p.add_argument(
+        "--from",
+        dest="start",
+        type=dt.date.fromisoformat,
+        required=True,
+        help="first day (UTC, inclusive), YYYY-MM-DD",
+    )
+    p.add_argument(
+        "--to",
+        dest="end",
+        type=dt.date.fromisoformat,
+        required=True,
+        help="last day (UTC, inclusive), YYYY-MM-DD",
+    )
+    p.add_argument(
+        "--granularity",
+        default="day",
+        help="day, week, month, or N: windows of N predictions (default day)",
+    )
     p.add_argument("--segment", help="restrict to rows where a categorical column = value")
-    p.add_argument("--reference-from", type=dt.date.fromisoformat,
-                   help="compare with this window of the version's logs instead of its "
-                   "reference data (first day, inclusive)")
-    p.add_argument("--reference-to", type=dt.date.fromisoformat,
-                   help="last day of the reference window (inclusive)")
-    p.add_argument("--no-multivariate", action="store_true",
-                   help="skip the domain-classifier signal")
+    p.add_argument(
+        "--reference-from",
+        type=dt.date.fromisoformat,
+        help="compare with this window of the version's logs instead of its "
+        "reference data (first day, inclusive)",
+    )
+    p.add_argument(
+        "--reference-to",
+        type=dt.date.fromisoformat,
+        help="last day of the reference window (inclusive)",
+    )
+    p.add_argument(
+        "--no-multivariate", action="store_true", help="skip the domain-classifier signal"
+    )
     p.add_argument("--histograms", action="store_true", help="include bin/category counts")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_drift)
+
+    p = subparsers.add_parser(
+        "drift-threshold",
+        help="set or reset a model's drift threshold (per test, optionally per column)",
+        description=(
+            "Tests: ks, wasserstein, psi, chi2, jensenshannon (p-value tests take the "
+            "family-wise alpha per window), dataset_share, domain_auc. With --column, the "
+            "column uses that test with that threshold. Needs an analyst or admin; audited."
+        ),
+    )
+    p.add_argument("--model", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--column", default="*", help="a column name, or * (default: all)")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--threshold", type=float)
+    group.add_argument("--reset", action="store_true", help="back to the default")
+    p.add_argument("--rationale", help="why (kept in the audit log)")
+    add_actor_argument(p)
+    p.set_defaults(handler=cmd_drift_threshold)
 
 
 def _day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -79,8 +118,10 @@ def cmd_drift(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict(histograms=args.histograms))
         return 0
-    print(f"{args.model} {args.version}: {start:%Y-%m-%d} – {args.end:%Y-%m-%d} vs "
-          f"{report.reference_label}")
+    print(
+        f"{args.model} {args.version}: {start:%Y-%m-%d} – {args.end:%Y-%m-%d} vs "
+        f"{report.reference_label}"
+    )
     print(report.overall.dataset.sentence())
     for column in report.overall.features + report.overall.prediction:
         p = "" if column.p_value is None else f"  p={column.p_value:.3g}"
@@ -97,4 +138,22 @@ def cmd_drift(args: argparse.Namespace) -> int:
     print(f"Windows with drifted features: {len(drifting)} of {len(report.windows)}")
     for line in drifting:
         print(f"  {line}")
+    return 0
+
+
+def cmd_drift_threshold(args: argparse.Namespace) -> int:
+    st = store()
+    user = acting_user(args, st)
+    threshold = None if args.reset else args.threshold
+    set_threshold(
+        st,
+        user,
+        args.model,
+        test=args.test,
+        threshold=threshold,
+        feature=args.column,
+        rationale=args.rationale,
+    )
+    what = "default" if threshold is None else threshold
+    print(f"{args.model}: {args.test} threshold for {args.column} is now {what}")
     return 0

@@ -3,6 +3,9 @@
 Profiles are stored at the finest grain (a UTC day) and merged into weeks, months or any
 range by summing, so a page never rescans raw logs it has already summarised. `scope` is
 'reference' (the version's reference data; day is NULL) or 'day'.
+drift_pair_cache keeps the exact KS / Wasserstein of whole-day windows against the version's
+reference data (they cost a pass over value counts), and drift_domain_cache the domain
+classifier's AUC for whole-day ranges; a refresh drops the windows it touches.
 """
 
 VERSION = 2
@@ -70,6 +73,30 @@ CREATE TABLE profile_categories (
     feature       VARCHAR NOT NULL,
     category      VARCHAR NOT NULL,
     n             BIGINT NOT NULL
+);
+CREATE TABLE drift_pair_cache (
+    model_name    VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,
+    window_start  TIMESTAMP NOT NULL,
+    window_end    TIMESTAMP NOT NULL,
+    feature       VARCHAR NOT NULL,
+    ks            DOUBLE NOT NULL,
+    wasserstein   DOUBLE NOT NULL,
+    n_cur         BIGINT NOT NULL,
+    mean_cur      DOUBLE,
+    std_cur       DOUBLE
+);
+CREATE TABLE drift_domain_cache (
+    model_name    VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,
+    window_start  TIMESTAMP NOT NULL,
+    window_end    TIMESTAMP NOT NULL,
+    sample        BIGINT NOT NULL,
+    auc           DOUBLE,
+    auc_std       DOUBLE,
+    reference_n   BIGINT NOT NULL,
+    current_n     BIGINT NOT NULL,
+    folds         INTEGER NOT NULL
 );
 CREATE TABLE drift_settings (
     model_name VARCHAR NOT NULL,

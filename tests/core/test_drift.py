@@ -14,8 +14,10 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from core import cli, ingest, profiles
+from core import audit, cli, ingest, profiles
+from core.auth import User
 from core.drift import DriftSettingError, drift_report, set_threshold
+from core.errors import PermissionDenied
 from core.selection import Segment, Selection
 from core.store import Store
 from tests.core import factories
@@ -26,6 +28,7 @@ DRIFT_START = dt.date(2026, 10, 25)
 NUMERIC = ["credit_amount", "duration", "age"]
 CATEGORICAL = ["sex", "housing", "saving_accounts", "checking_account", "purpose", "job"]
 REL = 1e-9  # DuckDB and numpy sum in different orders
+DANA = User("dana", "analyst")
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +112,14 @@ def test_whole_range_and_wasserstein_equal_scipy(drift_store, daily) -> None:
     assert daily.overall.rows == len(cur)
     assert_matches_scipy(daily.overall, ref, cur)
     # Wasserstein normed, via a per-feature override of the test
-    set_threshold(drift_store, MODEL, feature="credit_amount", test="wasserstein", threshold=0.1)
+    set_threshold(
+        drift_store, DANA, MODEL, feature="credit_amount", test="wasserstein", threshold=0.1
+    )
     try:
         report = drift_report(
-            drift_store, Selection(MODEL, VERSION, START, END), granularity="month",
+            drift_store,
+            Selection(MODEL, VERSION, START, END),
+            granularity="month",
             multivariate=False,
         )
     finally:
@@ -177,11 +184,15 @@ def test_sum_of_day_profiles_equals_profile_of_the_range(drift_store, daily) -> 
             [VERSION, lo, hi],
         ).fetchall()
         edges = profiles.reference_edges(con, con_version(con))["age"]
-        ages = con.execute(
-            "SELECT age FROM log_credit_risk WHERE model_version = ? AND served_at >= ? "
-            "AND served_at < ? AND age IS NOT NULL",
-            [VERSION, lo, hi],
-        ).df()["age"].to_numpy(float)
+        ages = (
+            con.execute(
+                "SELECT age FROM log_credit_risk WHERE model_version = ? AND served_at >= ? "
+                "AND served_at < ? AND age IS NOT NULL",
+                [VERSION, lo, hi],
+            )
+            .df()["age"]
+            .to_numpy(float)
+        )
     expected = np.bincount(np.searchsorted(edges, ages, side="right"), minlength=len(edges) + 1)
     assert [n for _, n in bins] == [int(n) for n in expected if n]
 
@@ -205,7 +216,10 @@ def test_profiles_match_the_raw_path(drift_store) -> None:
     for wa, wb in zip(a.windows, b.windows, strict=True):
         for ca, cb in zip(wa.features + wa.prediction, wb.features + wb.prediction, strict=True):
             assert ca.statistic == pytest.approx(cb.statistic, rel=1e-12)
-            assert (ca.current_counts, ca.reference_counts) == (cb.current_counts, cb.reference_counts)
+            assert (ca.current_counts, ca.reference_counts) == (
+                cb.current_counts,
+                cb.reference_counts,
+            )
 
 
 def test_injected_drift_found_from_its_first_day_and_nowhere_else(daily) -> None:
@@ -229,7 +243,9 @@ def test_segment_compares_like_with_like(drift_store) -> None:
     sel = Selection(MODEL, VERSION, dt.datetime(2026, 10, 25), END, segment)
     report = drift_report(drift_store, sel, granularity="week", multivariate=False)
     assert report.source == "raw log"
-    assert_matches_scipy(report.overall, reference_rows(drift_store, segment), log_rows(drift_store, sel))
+    assert_matches_scipy(
+        report.overall, reference_rows(drift_store, segment), log_rows(drift_store, sel)
+    )
     assert report.overall.column("housing").statistic == 0.0  # one category on both sides
 
 
@@ -241,7 +257,10 @@ def test_reference_window_instead_of_reference_data(drift_store) -> None:
     ref = log_rows(drift_store, ref_sel)
     column = report.overall.column("credit_amount")
     # reference of 10k rows: the default numeric test is Wasserstein / reference std
-    r, c = ref.credit_amount.to_numpy(float), log_rows(drift_store, sel).credit_amount.to_numpy(float)
+    r, c = (
+        ref.credit_amount.to_numpy(float),
+        log_rows(drift_store, sel).credit_amount.to_numpy(float),
+    )
     assert column.test == "wasserstein"
     assert column.statistic == pytest.approx(stats.wasserstein_distance(r, c) / np.std(r), rel=REL)
     assert column.drifted
@@ -285,21 +304,39 @@ def test_incremental_update_recomputes_only_touched_days(demo_copy: Store, tmp_p
     with demo_copy.connect() as con:
         after = dict(con.execute("SELECT day, max_batch_id FROM profile_days").fetchall())
         assert {d for d, b in after.items() if b == result.batch_id} == {
-            dt.date(2026, 11, 21), dt.date(2026, 11, 24)}
-        assert {d: b for d, b in before} == {
-            d: b for d, b in after.items() if d not in (dt.date(2026, 11, 21), dt.date(2026, 11, 24))
+            dt.date(2026, 11, 21),
+            dt.date(2026, 11, 24),
         }
-        snapshot = {t: sorted(map(tuple, con.execute(f"SELECT * EXCLUDE (model_name) FROM {t} WHERE scope = 'day'").fetchall()), key=repr) for t in ("profile_values", "profile_bins", "profile_categories", "profile_columns")}
+        touched = (dt.date(2026, 11, 21), dt.date(2026, 11, 24))
+        assert {d: b for d, b in before if d not in touched} == {
+            d: b for d, b in after.items() if d not in touched
+        }
+        snapshot = profile_snapshot(con)
     # a full recompute from scratch gives the same profiles and the same report
     with demo_copy.transaction() as con:
-        for table in ("profile_values", "profile_bins", "profile_categories", "profile_columns", "profile_days"):
-            con.execute(f"DELETE FROM {table} WHERE {'true' if table == 'profile_days' else 'scope = ' + repr('day')}")
+        con.execute("DELETE FROM profile_days")
+        for table in profiles.PROFILE_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE scope = 'day'")
     full = drift_report(demo_copy, sel, granularity="day", multivariate=False)
     assert full.days_recomputed == 91
     with demo_copy.connect() as con:
-        again = {t: sorted(map(tuple, con.execute(f"SELECT * EXCLUDE (model_name) FROM {t} WHERE scope = 'day'").fetchall()), key=repr) for t in snapshot}
-    assert again == snapshot
+        again = profile_snapshot(con)
+    for table, rows in snapshot.items():
+        assert len(again[table]) == len(rows)
+        for got, expected in zip(again[table], rows, strict=True):
+            for a, b in zip(got, expected, strict=True):  # float sums come in any order
+                assert a == (pytest.approx(b, rel=1e-12) if isinstance(b, float) else b), table
     assert full.to_dict() == second.to_dict()
+
+
+def profile_snapshot(con) -> dict[str, list[tuple]]:
+    return {
+        table: con.execute(
+            f"SELECT * EXCLUDE (model_name, scope) FROM {table} WHERE scope = 'day' "
+            "ORDER BY ALL NULLS FIRST"
+        ).fetchall()
+        for table in profiles.PROFILE_TABLES
+    }
 
 
 # ---------------------------------------------------------------- hard cases, on a toy model
@@ -320,16 +357,30 @@ def toy(store: Store, tmp_path: Path) -> Store:
     from core.registry import register_version
 
     register_version(
-        store, parse_metadata(json.loads(meta_path.read_text())), artifact=artifact,
-        reference=reference, registered_by="dana", registered_by_role="analyst",
+        store,
+        parse_metadata(json.loads(meta_path.read_text())),
+        artifact=artifact,
+        reference=reference,
+        registered_by="dana",
+        registered_by_role="analyst",
     )
     rng = np.random.default_rng(5)
     parts = []
     for day, n, income, region in [
-        ("2026-03-01", 120, rng.normal(50, 10, 120).round(2), rng.choice(["north", "south", "east"], 120)),
+        (
+            "2026-03-01",
+            120,
+            rng.normal(50, 10, 120).round(2),
+            rng.choice(["north", "south", "east"], 120),
+        ),
         ("2026-03-02", 120, [None] * 120, rng.choice(["north", "west"], 120)),
         ("2026-03-03", 10, rng.normal(50, 10, 10).round(2), ["north"] * 10),
-        ("2026-03-05", 120, rng.normal(65, 10, 120).round(2), rng.choice(["north", "south", "east"], 120)),
+        (
+            "2026-03-05",
+            120,
+            rng.normal(65, 10, 120).round(2),
+            rng.choice(["north", "south", "east"], 120),
+        ),
     ]:
         rows = factories.log_rows(n, start=f"{day}T08:00:00Z")
         rows["prediction_id"] = [f"{day}-{i}" for i in range(n)]
@@ -376,7 +427,7 @@ def test_hard_cases(toy: Store) -> None:
     assert by_day[5].column("income").status == "drift"
     # constant reference (tenure = 5 everywhere): KS 0, no drift; Wasserstein normed by |5|
     assert by_day[5].column("tenure").statistic == 0.0
-    set_threshold(toy, "toy", feature="tenure", test="wasserstein", threshold=0.1)
+    set_threshold(toy, DANA, "toy", feature="tenure", test="wasserstein", threshold=0.1)
     report = drift_report(toy, sel, granularity="day", multivariate=False)
     tenure = report.windows[0].column("tenure")
     assert (tenure.test, tenure.statistic, tenure.status) == ("wasserstein", 0.0, "no drift")
@@ -384,21 +435,38 @@ def test_hard_cases(toy: Store) -> None:
 
 def test_settings_errors_and_dataset_threshold(toy: Store) -> None:
     with pytest.raises(DriftSettingError) as err:
-        set_threshold(toy, "toy", test="anderson", threshold=0.1)
+        set_threshold(toy, DANA, "toy", test="anderson", threshold=0.1)
     assert str(err.value) == (
         "Unknown drift test 'anderson' for toy; use one of chi2, dataset_share, domain_auc, "
         "jensenshannon, ks, psi, wasserstein."
     )
     with pytest.raises(DriftSettingError) as err:
-        set_threshold(toy, "toy", test="psi", threshold=-1)
+        set_threshold(toy, DANA, "toy", test="psi", threshold=-1)
     assert str(err.value) == "The threshold of psi for toy must be a finite number >= 0, got -1."
-    set_threshold(toy, "toy", test="dataset_share", threshold=0.2)
-    set_threshold(toy, "toy", test="ks", threshold=0.3)
+    with pytest.raises(DriftSettingError) as err:
+        set_threshold(toy, DANA, "toy", feature="salary", test="psi", threshold=0.2)
+    assert str(err.value) == (
+        "toy has no column 'salary'; use '*' or one of income, predicted_class, prediction, "
+        "region, tenure."
+    )
+    with pytest.raises(PermissionDenied) as err:
+        set_threshold(toy, User("vic", "viewer"), "toy", test="psi", threshold=0.2)
+    assert str(err.value) == (
+        "vic is a viewer and cannot change drift thresholds of toy; it needs one of: analyst, admin."
+    )
+    set_threshold(toy, DANA, "toy", test="dataset_share", threshold=0.2)
+    set_threshold(toy, DANA, "toy", test="ks", threshold=0.3)
     sel = Selection("toy", "1", dt.datetime(2026, 3, 5), dt.datetime(2026, 3, 6))
     report = drift_report(toy, sel, granularity="day", multivariate=False)
     assert report.overall.column("income").threshold == pytest.approx(0.1)  # 0.3 / 3 features
     assert report.overall.dataset.threshold == 0.2
     assert report.overall.dataset.drifted
+    with toy.connect() as con:
+        records = [r for r in audit.read_records(con) if r["action"].endswith("drift_threshold")]
+    assert [(r["actor"], r["evidence"]) for r in records][-1][0] == "dana"
+    set_threshold(toy, DANA, "toy", test="dataset_share", threshold=None)  # back to default
+    report = drift_report(toy, sel, granularity="day", multivariate=False)
+    assert report.overall.dataset.threshold == 0.5
 
 
 def test_count_windows(toy: Store) -> None:
@@ -408,26 +476,90 @@ def test_count_windows(toy: Store) -> None:
     assert report.source == "raw log"
 
 
+def test_too_many_windows(drift_store: Store) -> None:
+    from core.errors import VigilError
+
+    with pytest.raises(VigilError) as err:
+        drift_report(drift_store, Selection(MODEL, VERSION, START, END), granularity=20)
+    assert str(err.value) == (
+        "1,560 windows (one per 20 predictions) are too many to compare at once (at most "
+        "1,000); choose a coarser granularity or a shorter range."
+    )
+
+
 def test_cli_drift_json(drift_store: Store, monkeypatch, capsys) -> None:
     monkeypatch.setenv("VIGIL_HOME", str(drift_store.home))
     code = cli.main(
-        ["drift", "--model", MODEL, "--version", VERSION, "--from", "2026-11-01", "--to",
-         "2026-11-07", "--granularity", "day", "--json"]
+        [
+            "drift",
+            "--model",
+            MODEL,
+            "--version",
+            VERSION,
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-07",
+            "--granularity",
+            "day",
+            "--json",
+        ]
     )
     assert code == 0
     payload = json.loads(capsys.readouterr().out)
     assert len(payload["windows"]) == 7
     names = {f["name"]: f for f in payload["overall"]["features"]}
     assert names["credit_amount"]["drifted"] is True and names["age"]["drifted"] is False
-    assert set(names["age"]) >= {"name", "kind", "test", "statistic", "p_value", "threshold", "drifted"}
+    assert set(names["age"]) >= {
+        "name",
+        "kind",
+        "test",
+        "statistic",
+        "p_value",
+        "threshold",
+        "drifted",
+    }
     assert payload["overall"]["dataset"]["share_drifted"] == pytest.approx(2 / 9)
     assert payload["multivariate"]["auc"] is not None
-    assert [p["name"] for p in payload["overall"]["prediction"]] == ["prediction", "predicted_class"]
+    assert [p["name"] for p in payload["overall"]["prediction"]] == [
+        "prediction",
+        "predicted_class",
+    ]
+
+
+def test_cli_drift_threshold(toy: Store, monkeypatch, capsys) -> None:
+    from core import auth
+
+    with toy.transaction() as con:  # the toy store has no users yet
+        auth.add_user(con, "dana", "analyst", "a-long-password-1")
+    monkeypatch.setenv("VIGIL_PASSWORD", "a-long-password-1")
+    args = ["drift-threshold", "--model", "toy", "--test", "psi", "--user", "dana"]
+    assert cli.main([*args, "--threshold", "0.2"]) == 0
+    assert capsys.readouterr().out == "toy: psi threshold for * is now 0.2\n"
+    with toy.connect() as con:
+        assert con.execute("SELECT feature, test, threshold FROM drift_settings").fetchall() == [
+            ("*", "psi", 0.2)
+        ]
+    assert cli.main([*args, "--reset"]) == 0
+    with toy.connect() as con:
+        assert con.execute("SELECT count(*) FROM drift_settings").fetchone()[0] == 0
 
 
 def test_cli_errors_exit_non_zero(drift_store: Store, monkeypatch, capsys) -> None:
     monkeypatch.setenv("VIGIL_HOME", str(drift_store.home))
-    code = cli.main(["drift", "--model", "nope", "--version", "1", "--from", "2026-11-01",
-                     "--to", "2026-11-07", "--json"])
+    code = cli.main(
+        [
+            "drift",
+            "--model",
+            "nope",
+            "--version",
+            "1",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-07",
+            "--json",
+        ]
+    )
     assert code == 1
     assert "Model 'nope' is not registered" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from core import stattests
-from core.drift import pair_statistics_sql
+from core.drift import pair_statistics
 from core.stattests import Comparison, ks_p_value, normed_wasserstein, psi
 
 REL = 1e-9  # floating-point summation order differs between DuckDB and numpy
@@ -27,10 +27,7 @@ def exact_pair(reference: np.ndarray, current: np.ndarray) -> tuple[float, float
     con.executemany("INSERT INTO r VALUES (?)", [[float(v)] for v in reference])
     con.executemany("INSERT INTO c VALUES (?)", [[float(v)] for v in current])
     counts = "SELECT 'x' AS feature, 1 AS w, value, count(*) AS n FROM {} GROUP BY value"
-    row = con.execute(
-        pair_statistics_sql(counts.format("c"), counts.format("r"))
-        + " ORDER BY 1"
-    ).fetchone()
+    (row,) = pair_statistics(con, (counts.format("c"), []), (counts.format("r"), []))
     con.close()
     return row[2], row[3]
 
@@ -137,3 +134,16 @@ def test_unknown_test_message() -> None:
     assert str(err.value) == (
         "Unknown drift test 'anderson'; known tests: ks, wasserstein, psi, chi2, jensenshannon."
     )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    reference=st.lists(
+        st.floats(-1e4, 1e4, allow_nan=False).map(lambda x: round(x, 1)), min_size=1, max_size=200
+    ),
+    current=st.lists(
+        st.floats(-1e4, 1e4, allow_nan=False).map(lambda x: round(x, 1)), min_size=1, max_size=200
+    ),
+)
+def test_numeric_statistics_match_scipy_randomized_floats(reference, current) -> None:
+    check_numeric(np.array(reference), np.array(current))
