@@ -278,7 +278,18 @@ def test_multivariate_signal_is_bounded_deterministic_and_quiet_without_drift(dr
     assert not a.multivariate.drifted and a.multivariate.auc < 0.55
 
 
+def _forget_day_profiles(store: Store) -> None:
+    """Start from no stored day profiles (the shared demo may have been profiled already)."""
+    with store.transaction() as con:
+        con.execute("DELETE FROM profile_days")
+        for table in ("profile_columns", "profile_values", "profile_bins", "profile_categories"):
+            con.execute(f"DELETE FROM {table} WHERE scope = 'day'")
+        con.execute("DELETE FROM drift_pair_cache")
+        con.execute("DELETE FROM drift_domain_cache")
+
+
 def test_incremental_update_recomputes_only_touched_days(demo_copy: Store, tmp_path: Path) -> None:
+    _forget_day_profiles(demo_copy)
     first = drift_report(
         demo_copy, Selection(MODEL, VERSION, START, END), granularity="day", multivariate=False
     )
