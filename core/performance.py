@@ -785,8 +785,12 @@ def ece_from_scores(
 def input_drift_by_window(
     store: Store, selection: Selection, granularity: str
 ) -> dict[dt.datetime, bool] | None:
-    """core.drift's dataset verdict per window (keyed by calendar window start), or None when
-    core.drift is unavailable."""
+    """Per window (keyed by calendar window start): did any input feature drift? None when
+    core.drift is unavailable.
+
+    "Inputs held steady" must mean no feature moved: the dataset verdict (share of drifted
+    features above 50 %) would call a window with two strongly drifted features steady and
+    blame the drop on the concept."""
     try:
         from core.drift import drift_report  # another engineer's module; optional here
     except ImportError:
@@ -797,13 +801,13 @@ def input_drift_by_window(
         return None
     verdicts: dict[dt.datetime, bool] = {}
     for window in report.windows:
-        if window.dataset.drifted is not None:
+        if window.dataset.share is not None:
             day = dt.datetime.combine(window.window.start.date(), dt.time())
             if granularity == "week":
                 day -= dt.timedelta(days=day.weekday())
             elif granularity == "month":
                 day = day.replace(day=1)
-            verdicts[day] = bool(window.dataset.drifted)
+            verdicts[day] = window.dataset.drifted_count > 0
     return verdicts
 
 
