@@ -10,7 +10,7 @@ from app.cache import cached
 from app.context import PageContext
 from app.pagespec import PageSpec
 from app.ui import LEVEL_BADGE, PLOT_LAYOUT, percent, selection_caption, status_badge
-from core import overview
+from core import monitoring_status, overview
 
 PAGE = PageSpec(title="Overview", icon=":material/dashboard:", order=10, url_path="overview")
 
@@ -18,11 +18,20 @@ PAGE = PageSpec(title="Overview", icon=":material/dashboard:", order=10, url_pat
 def _areas(ctx: PageContext) -> None:
     st.subheader("Where each area stands")
     statuses = cached(overview.area_statuses, ctx.store, ctx.model_name, ctx.selection)
+    if ctx.selection is not None:
+        with st.spinner("Checking performance, drift and fairness…"):
+            monitoring = cached(monitoring_status.monitoring_statuses, ctx.store, ctx.selection)
+        statuses = [*statuses[:2], *monitoring, *statuses[2:]]
     for status in statuses:
         badge, area, text = st.columns([0.8, 1.2, 6], vertical_alignment="center")
         badge.markdown(LEVEL_BADGE[status.level])
         area.markdown(f"**{status.area}**")
         text.markdown(f"{status.headline}  \n:gray[{status.detail}]")
+    st.caption(
+        "Performance: newest week with at least 50 labels against validation. Drift: newest "
+        "week against the version's reference data. Fairness: the four-fifths rule over the "
+        "whole range. Open a page from the menu for the numbers behind each line."
+    )
 
 
 def _versions(ctx: PageContext) -> None:

@@ -53,7 +53,17 @@ def test_overview_numbers_come_from_core(demo_store: Store) -> None:
     assert shown["Predictions in range"] == f"{total:,}"
     assert shown["Error rate"] == f"{errors / total:.2%}"
     body = texts(at)
-    for area in ("Traffic", "Data quality", "Labels", "Registry", "Audit trail"):
+    for area in (
+        "Alerts",
+        "Traffic",
+        "Performance",
+        "Drift",
+        "Fairness",
+        "Data quality",
+        "Labels",
+        "Registry",
+        "Audit trail",
+    ):
         assert f"**{area}**" in body
     assert "champion 1.0; 1 awaiting approval (1.1)" in body
     quality = overview.data_quality(demo_store, "credit-risk")
