@@ -226,8 +226,8 @@ def _selection():
 
 def phase_drift(home: Path, rows: int, *, cold: bool) -> dict:
     from core import profiles
-    from core.drift import drift_report, limit_memory
-    from core.store import Store
+    from core.drift import drift_report
+    from core.store import Store, limit_memory
 
     store = Store(home / "store")
     if cold:
@@ -241,7 +241,7 @@ def phase_drift(home: Path, rows: int, *, cold: bool) -> dict:
                 con.execute(f"DELETE FROM {table} WHERE model_name = 'bench'")
     started = time.perf_counter()
     with store.transaction() as con:  # the report does this itself; timed apart here
-        limit_memory(con)
+        limit_memory(con, store.home)
         refreshed = profiles.refresh(con, "bench", "1")
     profiled = time.perf_counter() - started
     report = drift_report(store, _selection(), granularity="day")

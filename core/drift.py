@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,9 +38,9 @@ from core.errors import VigilError
 from core.profiles import ProfiledColumn, profiled_columns
 from core.registry import ModelVersion, get_version
 from core.selection import Selection, log_table, reference_table
-from core.sqlutil import quote_ident, quote_literal
+from core.sqlutil import quote_ident
 from core.stattests import MIN_ROWS, Comparison, StatTest
-from core.store import Store
+from core.store import Store, limit_memory
 from core.windows import (
     CALENDAR_GRANULARITIES,
     Granularity,
@@ -54,7 +53,6 @@ from core.windows import (
 DATASET_SHARE = 0.5  # a window drifts when more than this share of its features drift
 DOMAIN_AUC = 0.55  # the domain classifier's cross-validated ROC AUC above which data drifted
 DOMAIN_SAMPLE = 2000  # rows per side the domain classifier sees at most
-DRIFT_MEMORY_LIMIT = "1500MB"  # DuckDB memory cap while profiling and comparing
 MAX_WINDOWS = 1000  # a heat map or a JSON report with more windows is unreadable anyway
 DATASET_TEST = "dataset_share"
 DOMAIN_TEST = "domain_auc"
@@ -940,23 +938,6 @@ def _reference_source(
     )
 
 
-def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
-    """Cap DuckDB's memory for this unit of work; big sorts spill to disk instead.
-
-    Measured on 10M rows: peak 4.7 GB uncapped, 1.8 GB at 1500MB, for ~20 % more time.
-    VIGIL_DRIFT_MEMORY_LIMIT overrides it (a DuckDB size such as '4GB'; empty: no cap).
-    """
-    limit = os.environ.get("VIGIL_DRIFT_MEMORY_LIMIT", DRIFT_MEMORY_LIMIT).strip()
-    if limit:
-        try:
-            con.execute(f"SET memory_limit = {quote_literal(limit)}")
-        except duckdb.Error as err:
-            raise VigilError(
-                f"VIGIL_DRIFT_MEMORY_LIMIT={limit!r} is not a size DuckDB understands; "
-                "use e.g. 1500MB or 4GB, or leave it empty for no cap."
-            ) from err
-
-
 def drift_report(
     store: Store,
     selection: Selection,
@@ -971,12 +952,12 @@ def drift_report(
     Refreshes the version's profiles first (only days touched by new batches are recomputed).
     """
     with store.transaction() as con:
-        limit_memory(con)
+        limit_memory(con, store.home)
         refreshed = profiles.refresh(con, selection.model_name, selection.model_version)
         if reference is not None and reference.model_version != selection.model_version:
             profiles.refresh(con, reference.model_name, reference.model_version)
     with store.connect() as con:
-        limit_memory(con)
+        limit_memory(con, store.home)
         version = get_version(con, selection.model_name, selection.model_version)
         columns = profiled_columns(version)
         settings = load_settings(con, selection.model_name)

@@ -19,7 +19,7 @@ from core.contract import FEATURE_TYPES, TYPE_NOUNS, FeatureSpec
 from core.errors import IngestError
 from core.registry import ModelTables, list_versions, model_tables
 from core.sqlutil import quote_ident, quote_literal, read_source
-from core.store import Store
+from core.store import Store, limit_memory
 
 # One writer per process at a time: DuckDB's optimistic transactions would let two threads
 # insert the same prediction_id, since log tables carry no unique index (it costs too much
@@ -193,6 +193,7 @@ def ingest_predictions(
     read_source(path)  # fail fast on a missing file or unknown type, before taking the lock
     sha = sha256_file(path)
     with _ingest_lock, store.transaction() as con:
+        limit_memory(con, store.home)
         tables = model_tables(con, model_name)
         versions = [v.model_version for v in list_versions(con, model_name)]
         specs, needing = _feature_union(con, model_name)
@@ -380,6 +381,7 @@ def ingest_labels(
     read_source(path)
     sha = sha256_file(path)
     with _ingest_lock, store.transaction() as con:
+        limit_memory(con, store.home)
         tables = model_tables(con, model_name)
         columns = _load_raw(con, path)
         batch_id = con.execute("SELECT nextval('batch_seq')").fetchone()[0]

@@ -27,6 +27,12 @@ SETTINGS: dict[str, Setting] = {
         "60",
         "Seconds to wait for another process (an ingest, the dashboard) to release the store.",
     ),
+    "memory_limit": Setting(
+        "VIGIL_MEMORY_LIMIT",
+        "1500MB",
+        "DuckDB memory cap for heavy units of work (ingest, profiling, drift); beyond it they "
+        "spill to disk under VIGIL_HOME/tmp. A DuckDB size such as 4GB; empty for no cap.",
+    ),
     "admin_user": Setting(
         "VIGIL_ADMIN_USER",
         "",
