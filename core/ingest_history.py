@@ -34,8 +34,8 @@ def quarantine(
 ) -> pd.DataFrame:
     """Rejected rows with file, row, reason and the raw row as received."""
     sql = (
-        "SELECT quarantined_at, kind, source_file AS file, row_number AS row, prediction_id, "
-        "reason, CAST(raw AS VARCHAR) AS raw_row FROM quarantine WHERE model_name = ?"
+        "SELECT reason, source_file AS file, row_number AS row, prediction_id, kind, "
+        "quarantined_at, CAST(raw AS VARCHAR) AS raw_row FROM quarantine WHERE model_name = ?"
     )
     params: list[object] = [model_name]
     if kind:
