@@ -17,6 +17,9 @@ from typing import Any
 import core.commands
 from core.errors import VigilError
 
+# The order `vigil --help` lists command groups in: the data path first, decisions last.
+COMMAND_ORDER = ["foundation", "drift", "monitoring", "responsible", "governance"]
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -25,8 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="The store is data/vigil.duckdb unless VIGIL_HOME names another folder.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for info in sorted(pkgutil.iter_modules(core.commands.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"core.commands.{info.name}")
+    names = [info.name for info in pkgutil.iter_modules(core.commands.__path__)]
+    for name in sorted(
+        names, key=lambda n: (COMMAND_ORDER.index(n) if n in COMMAND_ORDER else 99, n)
+    ):
+        module = importlib.import_module(f"core.commands.{name}")
         module.add_commands(subparsers)
     return parser
 
