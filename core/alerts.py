@@ -35,9 +35,9 @@ from core.performance import (
 )
 from core.registry import ModelVersion, get_version, list_versions, model_tables
 from core.selection import Selection, data_range
-from core.service import calendar_start, service_report
+from core.service import service_report
 from core.store import Store
-from core.windows import CALENDAR_GRANULARITIES, Window, calendar_windows
+from core.windows import CALENDAR_GRANULARITIES, Window, calendar_start, calendar_windows
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "<": lambda value, threshold: value < threshold,

@@ -48,7 +48,7 @@ from core.registry import ModelVersion
 from core.selection import Selection, log_table, reference_table
 from core.sqlutil import quote_ident
 from core.store import Store
-from core.windows import calendar_windows, window_start_sql
+from core.windows import calendar_start, calendar_windows, window_start_sql
 
 MIN_GROUP_ROWS = 30
 MIN_GROUP_OUTCOMES = 10  # labelled positives and negatives, each, for TPR / FPR
@@ -792,7 +792,7 @@ def _windows(
     result = []
     starts = set(cells["window_start"])
     for window in windows:
-        key = pd.Timestamp(_calendar_start(window.start, granularity))
+        key = pd.Timestamp(calendar_start(window.start, granularity))
         if key not in starts:
             result.append(
                 WindowFairness(window.start, window.end, 0, 0, (), _disparities([]), "insufficient")
@@ -811,15 +811,6 @@ def _windows(
             )
         )
     return tuple(result)
-
-
-def _calendar_start(moment: dt.datetime, granularity: str) -> dt.datetime:
-    day = dt.datetime.combine(moment.date(), dt.time())
-    if granularity == "day":
-        return day
-    if granularity == "week":
-        return day - dt.timedelta(days=day.weekday())
-    return day.replace(day=1)
 
 
 # ---------------------------------------------------------------- alert metrics
@@ -881,7 +872,7 @@ def _alert_provider(metric: str, key: str | None, higher_is_better: bool):
         by_window: dict[dt.datetime, list[AttributeFairness]] = {}
         for item in report.attributes:
             for window in item.windows:
-                start = _calendar_start(window.start, granularity)
+                start = calendar_start(window.start, granularity)
                 by_window.setdefault(start, []).append(
                     replace(item, disparities=window.disparities)
                 )

@@ -29,7 +29,7 @@ from core.registry import ModelVersion, get_version
 from core.selection import Segment, Selection, data_range, log_table, reference_table
 from core.sqlutil import quote_ident
 from core.store import Store
-from core.windows import window_start_sql
+from core.windows import calendar_start, window_start_sql
 
 BINARY = "binary_classification"
 REGRESSION = "regression"
@@ -802,12 +802,9 @@ def input_drift_by_window(
     verdicts: dict[dt.datetime, bool] = {}
     for window in report.windows:
         if window.dataset.share is not None:
-            day = dt.datetime.combine(window.window.start.date(), dt.time())
-            if granularity == "week":
-                day -= dt.timedelta(days=day.weekday())
-            elif granularity == "month":
-                day = day.replace(day=1)
-            verdicts[day] = window.dataset.drifted_count > 0
+            verdicts[calendar_start(window.window.start, granularity)] = (
+                window.dataset.drifted_count > 0
+            )
     return verdicts
 
 

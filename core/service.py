@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from core.performance import Estimate, wilson
 from core.selection import Selection, log_table
 from core.store import Store
-from core.windows import calendar_windows, window_start_sql
+from core.windows import calendar_start, calendar_windows, window_start_sql
 
 QUANTILES = (0.5, 0.95, 0.99)
 
@@ -111,13 +111,3 @@ def service_report(store: Store, selection: Selection, granularity: str = "day")
         result.append(build(window.start, window.end, per_window.get(key), peaks.get(key, 0)))
     overall = build(selection.start, selection.end, overall_row, max(peaks.values(), default=0))
     return ServiceReport(selection, granularity, tuple(result), overall)
-
-
-def calendar_start(moment: dt.datetime, granularity: str) -> dt.datetime:
-    """Python twin of date_trunc for day / week (ISO, Monday) / month."""
-    day = dt.datetime.combine(moment.date(), dt.time())
-    if granularity == "day":
-        return day
-    if granularity == "week":
-        return day - dt.timedelta(days=day.weekday())
-    return day.replace(day=1)

@@ -56,6 +56,16 @@ def parse_granularity(text: str | int) -> Granularity:
     return value
 
 
+def calendar_start(moment: dt.datetime, granularity: str) -> dt.datetime:
+    """Python twin of date_trunc for day / week (ISO, Monday) / month."""
+    day = dt.datetime.combine(moment.date(), dt.time())
+    if granularity == "day":
+        return day
+    if granularity == "week":
+        return day - dt.timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
 def window_start_sql(granularity: str, column: str = "served_at") -> str:
     """SQL mapping a timestamp column to the start of its calendar window."""
     if granularity not in CALENDAR_GRANULARITIES:

@@ -23,7 +23,7 @@ from core.registry import ModelVersion
 from core.selection import Selection, log_table, reference_table
 from core.sqlutil import quote_ident
 from core.store import Store
-from core.windows import calendar_windows, window_start_sql
+from core.windows import calendar_start, calendar_windows, window_start_sql
 
 BACKGROUND_ROWS = 100  # shap's usual background size: exact enough, ~1 ms per TreeSHAP row
 GLOBAL_SAMPLE_ROWS = 300
@@ -464,7 +464,7 @@ def attribution_drift(
         frame = frame.iloc[: len(attributions.values)]
     for window in windows:
         # Window starts are clipped to the selection; rows carry the calendar start.
-        key = pd.Timestamp(_trunc(window.start, granularity))
+        key = pd.Timestamp(calendar_start(window.start, granularity))
         mask = (frame["window_start"] == key).to_numpy() if not frame.empty else np.array([])
         n = int(mask.sum()) if attributions is not None else 0
         if n == 0 or attributions is None:
@@ -499,13 +499,3 @@ def attribution_drift(
         windows=tuple(results),
         threshold=threshold,
     )
-
-
-def _trunc(moment: dt.datetime, granularity: str) -> dt.datetime:
-    """Python twin of date_trunc for the calendar granularities (weeks start on Monday)."""
-    day = dt.datetime.combine(moment.date(), dt.time())
-    if granularity == "day":
-        return day
-    if granularity == "week":
-        return day - dt.timedelta(days=day.weekday())
-    return day.replace(day=1)

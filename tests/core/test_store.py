@@ -141,6 +141,5 @@ def test_a_newer_store_is_refused(tmp_path: Path) -> None:
     core.store._migrated.discard(Store(tmp_path).db_path)
     with pytest.raises(
         StoreError, match=r"^The store is at schema version 999, newer than this Vigil"
-    ):
-        with Store(tmp_path).connect():
-            pass
+    ), Store(tmp_path).connect():
+        pass
