@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from core.artifacts import sha256_file
-from core.contract import FEATURE_TYPES, TYPE_NOUNS, FeatureSpec
+from core.contract import CONTRACT_COLUMNS, FEATURE_TYPES, LABEL_COLUMNS, TYPE_NOUNS, FeatureSpec
 from core.errors import IngestError
 from core.registry import ModelTables, list_versions, model_tables
 from core.sqlutil import quote_ident, quote_literal, read_source
@@ -167,6 +167,40 @@ def _record_batch(con: duckdb.DuckDBPyConnection, result: IngestResult, sha: str
     )
 
 
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    kind: str,
+    model_name: str,
+    source: str,
+    sha: str,
+    batch_id: int,
+    read: int,
+    stored: int,
+    ignored: list[str],
+) -> IngestResult:
+    """Quarantine the rejected rows of `checked`, record the batch, and count every row."""
+    quarantined, new_records, reasons = _quarantine_and_count(
+        con, kind=kind, model_name=model_name, source=source, sha=sha, batch_id=batch_id
+    )
+    result = IngestResult(
+        file=source,
+        kind=kind,
+        model_name=model_name,
+        batch_id=batch_id,
+        read=read,
+        stored=stored,
+        quarantined=quarantined,
+        already_present=read - stored - quarantined,
+        new_quarantine_records=new_records,
+        top_reasons=reasons,
+        ignored_columns=ignored,
+    )
+    _record_batch(con, result, sha)
+    con.execute("DROP TABLE raw; DROP TABLE checked")
+    return result
+
+
 def _feature_union(
     con: duckdb.DuckDBPyConnection, model_name: str
 ) -> tuple[dict[str, FeatureSpec], dict[str, list[str]]]:
@@ -200,17 +234,7 @@ def ingest_predictions(
         columns = _load_raw(con, path)
         batch_id = con.execute("SELECT nextval('batch_seq')").fetchone()[0]
         _check_predictions(con, tables, model_name, versions, specs, needing, columns)
-        known = {
-            "prediction_id",
-            "model_name",
-            "model_version",
-            "timestamp",
-            "prediction",
-            "predicted_label",
-            "latency_ms",
-            "status",
-            *specs,
-        }
+        known = {*CONTRACT_COLUMNS, *specs}
         ignored = sorted(c for c in columns if c not in known)
         read = con.execute("SELECT count(*) FROM checked").fetchone()[0]
         log = quote_ident(tables.log_table)
@@ -234,25 +258,11 @@ def ingest_predictions(
             FROM fresh ORDER BY served_at
             """
         )
-        quarantined, new_records, reasons = _quarantine_and_count(
-            con, kind="prediction", model_name=model_name, source=source, sha=sha, batch_id=batch_id
-        )
-        result = IngestResult(
-            file=source,
-            kind="prediction",
-            model_name=model_name,
-            batch_id=batch_id,
-            read=read,
-            stored=stored,
-            quarantined=quarantined,
-            already_present=read - stored - quarantined,
-            new_quarantine_records=new_records,
-            top_reasons=reasons,
-            ignored_columns=ignored,
-        )
-        _record_batch(con, result, sha)
-        con.execute("DROP TABLE raw; DROP TABLE checked; DROP TABLE fresh")
-        return result
+        con.execute("DROP TABLE fresh")
+        return _finish(
+            con, kind="prediction", model_name=model_name, source=source, sha=sha,
+            batch_id=batch_id, read=read, stored=stored, ignored=ignored,
+        )  # fmt: skip
 
 
 def _check_predictions(
@@ -463,27 +473,8 @@ def ingest_labels(
             """,
             [model_name, batch_id],
         )
-        quarantined, new_records, reasons = _quarantine_and_count(
-            con, kind="label", model_name=model_name, source=source, sha=sha, batch_id=batch_id
-        )
-        ignored = sorted(
-            c
-            for c in columns
-            if c not in {"prediction_id", "label", "label_timestamp", "model_name"}
-        )
-        result = IngestResult(
-            file=source,
-            kind="label",
-            model_name=model_name,
-            batch_id=batch_id,
-            read=read,
-            stored=stored,
-            quarantined=quarantined,
-            already_present=read - stored - quarantined,
-            new_quarantine_records=new_records,
-            top_reasons=reasons,
-            ignored_columns=ignored,
-        )
-        _record_batch(con, result, sha)
-        con.execute("DROP TABLE raw; DROP TABLE checked")
-        return result
+        ignored = sorted(c for c in columns if c not in {*LABEL_COLUMNS, "model_name"})
+        return _finish(
+            con, kind="label", model_name=model_name, source=source, sha=sha,
+            batch_id=batch_id, read=read, stored=stored, ignored=ignored,
+        )  # fmt: skip
