@@ -152,7 +152,10 @@ def sidebar(store: Store, user: User) -> PageContext:
     """Draw the shared selectors and return what every page looks at."""
     st.sidebar.markdown(f"**{user.username}** · {user.role}")
     if st.sidebar.button("Sign out", key="vigil_sign_out"):
-        st.session_state.pop(USER_KEY, None)
+        # Everything goes: the next person to sign in on this browser starts afresh and
+        # inherits no selection, half-typed rationale or open dialog.
+        for key in list(st.session_state.keys()):
+            del st.session_state[key]
         st.rerun()
     st.sidebar.divider()
     granularity = "day"

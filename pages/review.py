@@ -497,15 +497,18 @@ def render(ctx: PageContext) -> None:
     if pending:
         by_version = {r.model_version: r for r in pending}
         options = list(by_version)
-        default = (
-            options.index(ctx.version.model_version)
-            if ctx.version and ctx.version.model_version in by_version
-            else 0
-        )
+        # The sidebar's version if it is pending, else the newest request. Set through session
+        # state (not `index=`): when the list of requests changes, the two would disagree and
+        # the box would show one request while the page reviews another.
+        if st.session_state.get("review_request") not in options:
+            st.session_state["review_request"] = (
+                ctx.version.model_version
+                if ctx.version and ctx.version.model_version in by_version
+                else options[0]
+            )
         chosen = st.selectbox(
             "Pending request",
             options,
-            index=default,
             key="review_request",
             format_func=lambda v: (
                 f"{model} {v} — request #{by_version[v].request_id} by {by_version[v].requested_by}"

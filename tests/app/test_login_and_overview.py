@@ -82,3 +82,12 @@ def test_segment_filter_narrows_the_overview(demo_store: Store) -> None:
         ).fetchone()[0]
     assert {m.label: m.value for m in at.metric}["Predictions in range"] == f"{total:,}"
     assert "segment sex = female" in texts(at)
+
+
+def test_sign_out_forgets_everything_the_last_user_chose(demo_store: Store) -> None:
+    at = run_page(demo_store, "overview", user="rita")
+    at.sidebar.selectbox(key="vigil_segment_column").select("sex").run()
+    at.sidebar.button(key="vigil_sign_out").click().run()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
+    assert "vigil_segment_column" not in at.session_state

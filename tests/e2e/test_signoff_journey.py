@@ -83,6 +83,7 @@ def test_request_override_approve_and_roll_back(candidate: str, page) -> None:
     sign_in(page, "rita")
     open_page(page, "Review")
     choose(page, "Pending request", "credit-risk 1.2")
+    page.get_by_text("Candidate 1.2 beside champion 1.0").wait_for()
     page.get_by_text("Gate checklist", exact=False).first.wait_for()
     assert page.get_by_role("button", name="Approve", exact=True).is_disabled()
     screenshot(page, "review-2-gate-blocks-approval")
@@ -92,6 +93,7 @@ def test_request_override_approve_and_roll_back(candidate: str, page) -> None:
     sign_in(page, "adam")
     open_page(page, "Review")
     choose(page, "Pending request", "credit-risk 1.2")
+    page.get_by_text("Candidate 1.2 beside champion 1.0").wait_for()
     page.get_by_role("button", name="Override gates", exact=True).click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("textbox", name="Override rationale").fill(
@@ -105,6 +107,7 @@ def test_request_override_approve_and_roll_back(candidate: str, page) -> None:
     sign_in(page, "rita")
     open_page(page, "Review")
     choose(page, "Pending request", "credit-risk 1.2")
+    page.get_by_text("Candidate 1.2 beside champion 1.0").wait_for()
     dialog = decide(page, "Approve", "Gates pass with the recorded override; fairness holds.")
     screenshot(page, "review-3-confirm-approval")
     dialog.get_by_role("button", name="Confirm").click()
