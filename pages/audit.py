@@ -68,7 +68,7 @@ def _table(records: list[dict]) -> None:
                 "rationale": r["rationale"],
                 "hash": r["hash"][:16] + "…",
             }
-            for r in records
+            for r in reversed(records)  # newest first; exports keep chain order
         ]
     )
     st.dataframe(frame, hide_index=True, width="stretch")

@@ -13,7 +13,7 @@ def test_chain_intact_and_filters(demo_store: Store) -> None:
         total = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
     assert [s.value for s in at.success] == [f"Chain intact: {total} records verified."]
     log = next(d.value for d in at.dataframe if "rationale" in d.value.columns)
-    assert list(log["seq"]) == list(range(1, total + 1))
+    assert list(log["seq"]) == list(range(total, 0, -1))  # newest first
     at.selectbox(key="audit_actor").set_value("rita")
     at.run()
     log = next(d.value for d in at.dataframe if "rationale" in d.value.columns)
