@@ -17,7 +17,7 @@ def test_chain_intact_and_filters(demo_store: Store) -> None:
     at.selectbox(key="audit_actor").set_value("rita")
     at.run()
     log = next(d.value for d in at.dataframe if "rationale" in d.value.columns)
-    assert list(log["action"]) == ["approve", "promote"]
+    assert list(log["action"]) == ["promote", "approve"]
     assert "2 records match." in [c.value for c in at.caption]
     labels = [d.label for d in at.get("download_button")]
     assert labels == ["Export CSV", "Export JSON", "Download sign-off report (HTML)"]
