@@ -76,8 +76,22 @@ class FeatureSpec:
         }
 
 
+class FeatureSet:
+    """What a metadata document and a stored version both derive from their features."""
+
+    features: tuple[FeatureSpec, ...]
+
+    @property
+    def model_inputs(self) -> tuple[FeatureSpec, ...]:
+        return tuple(f for f in self.features if f.model_input)
+
+    @property
+    def sensitive(self) -> tuple[FeatureSpec, ...]:
+        return tuple(f for f in self.features if f.sensitive)
+
+
 @dataclass(frozen=True)
-class ModelMetadata:
+class ModelMetadata(FeatureSet):
     """Everything the inventory records about one model version, as given at registration."""
 
     model_name: str
@@ -99,14 +113,6 @@ class ModelMetadata:
     previous_version: str | None = None
     notes: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def model_inputs(self) -> tuple[FeatureSpec, ...]:
-        return tuple(f for f in self.features if f.model_input)
-
-    @property
-    def sensitive(self) -> tuple[FeatureSpec, ...]:
-        return tuple(f for f in self.features if f.sensitive)
 
     def feature_schema_json(self) -> str:
         return json.dumps([f.to_dict() for f in self.features])

@@ -13,7 +13,7 @@ import duckdb
 import onnxruntime as ort
 
 from core import artifacts, audit
-from core.contract import FEATURE_TYPES, TYPE_NOUNS, FeatureSpec, ModelMetadata
+from core.contract import TYPE_NOUNS, FeatureSet, FeatureSpec, ModelMetadata
 from core.errors import MetadataError, RegistryError, UnknownModelError, VersionExistsError
 from core.sqlutil import quote_ident, read_source
 from core.store import Store
@@ -50,7 +50,7 @@ LOG_BASE_COLUMNS = {
 
 
 @dataclass(frozen=True)
-class ModelVersion:
+class ModelVersion(FeatureSet):
     """One row of the inventory, as stored."""
 
     model_name: str
@@ -80,14 +80,6 @@ class ModelVersion:
     registered_at: dt.datetime
 
     @property
-    def model_inputs(self) -> tuple[FeatureSpec, ...]:
-        return tuple(f for f in self.features if f.model_input)
-
-    @property
-    def sensitive(self) -> tuple[FeatureSpec, ...]:
-        return tuple(f for f in self.features if f.sensitive)
-
-    @property
     def status_label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status)
 
@@ -103,35 +95,14 @@ def table_slug(model_name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", model_name.lower()).strip("_")
 
 
+JSON_COLUMNS = ("hyperparameters", "validation_metrics")
+
+
 def _row_to_version(row: dict[str, Any]) -> ModelVersion:
+    fields = {name: row[name] for name in ModelVersion.__dataclass_fields__ if name != "features"}
+    fields.update({name: json.loads(row[name]) for name in JSON_COLUMNS})
     features = tuple(FeatureSpec(**f) for f in json.loads(row["feature_schema"]))
-    return ModelVersion(
-        model_name=row["model_name"],
-        model_version=row["model_version"],
-        task=row["task"],
-        training_date=row["training_date"],
-        owner=row["owner"],
-        training_data_version=row["training_data_version"],
-        code_commit=row["code_commit"],
-        hyperparameters=json.loads(row["hyperparameters"]),
-        validation_metrics=json.loads(row["validation_metrics"]),
-        features=features,
-        positive_label=row["positive_label"],
-        decision_threshold=row["decision_threshold"],
-        intended_use=row["intended_use"],
-        limitations=row["limitations"],
-        risk_tier=row["risk_tier"],
-        next_review_date=row["next_review_date"],
-        previous_version=row["previous_version"],
-        notes=row["notes"],
-        artifact_path=row["artifact_path"],
-        artifact_sha256=row["artifact_sha256"],
-        reference_rows=row["reference_rows"],
-        reference_sha256=row["reference_sha256"],
-        status=row["status"],
-        registered_by=row["registered_by"],
-        registered_at=row["registered_at"],
-    )
+    return ModelVersion(**fields, features=features)
 
 
 def _fetch_dicts(
@@ -320,8 +291,6 @@ def register_version(
     registered_by_role: str,
 ) -> ModelVersion:
     """Register one immutable version: artifact copied and hashed, reference stored, audited."""
-    if any(f.type not in FEATURE_TYPES for f in meta.features):  # parse_metadata guarantees
-        raise MetadataError("unknown feature type")
     artifact_bytes = Path(artifact).read_bytes() if Path(artifact).is_file() else None
     if artifact_bytes is None:
         raise MetadataError(f"{artifact}: artifact file not found")
