@@ -310,24 +310,28 @@ def audit_status(store: Store) -> AreaStatus:
     )
 
 
-def alerts_status(store: Store, model_name: str) -> AreaStatus:
-    """Open alerts from the model's rules, evaluated whenever logs or labels arrive."""
+def alerts_status(store: Store, model_name: str, selection: Selection | None) -> AreaStatus:
+    """Open alerts from the model's rules (re-evaluated whenever logs or labels arrive) whose
+    window overlaps the selected range; older open ones are counted in the detail."""
     open_alerts = alerts.overview_status(store, model_name)
-    if not open_alerts:
+    in_range = [
+        a for a in open_alerts
+        if selection is None or (a.window_end > selection.start and a.window_start < selection.end)
+    ]  # fmt: skip
+    older = len(open_alerts) - len(in_range)
+    before = f" {older} more open alert(s) concern windows outside this range." if older else ""
+    if not in_range:
         return AreaStatus(
-            "Alerts",
-            "ok",
-            "no rule is failing",
-            "Rules are re-evaluated on every ingest.",
-            "alerts",
-        )
-    critical = sum(a.severity == "critical" for a in open_alerts)
-    worst = open_alerts[0]
+            "Alerts", "ok", "no rule is failing in this range",
+            f"Rules are re-evaluated on every ingest.{before}", "alerts",
+        )  # fmt: skip
+    critical = sum(a.severity == "critical" for a in in_range)
     return AreaStatus(
         "Alerts",
         "alert" if critical else "warn",
-        f"{len(open_alerts)} open alert(s)" + (f", {critical} critical" if critical else ""),
-        f"Most severe: {worst.describe()}.",
+        f"{len(in_range)} open alert(s) in this range"
+        + (f", {critical} critical" if critical else ""),
+        f"Most severe: {in_range[0].describe()}.{before}",
         "alerts",
     )
 
@@ -353,7 +357,7 @@ def area_statuses(store: Store, model_name: str, selection: Selection | None) ->
             labels_status(label_coverage(store, selection)),
         ]
     return [
-        alerts_status(store, model_name),
+        alerts_status(store, model_name, selection),
         *waiting,
         quality_status(data_quality(store, model_name)),
         registry_status(store, model_name),

@@ -50,3 +50,18 @@ def test_fairness_line_reports_the_four_fifths_rule(demo_store: Store) -> None:
     assert status.level == "alert"
     assert status.headline == "below the 0.8 rule for age, sex × age"
     assert status.detail.startswith("Approval rate for <25 is ")
+
+
+def test_alerts_line_counts_the_open_alerts_of_the_range(demo_store: Store) -> None:
+    from core import alerts
+    from core.overview import alerts_status
+
+    selection = _selection(dt.date(2026, 9, 28), dt.date(2026, 10, 12))
+    open_alerts = alerts.overview_status(demo_store, "credit-risk")
+    overlapping = [
+        a for a in open_alerts if a.window_end > selection.start and a.window_start < selection.end
+    ]
+    status = alerts_status(demo_store, "credit-risk", selection)
+    assert status.headline.startswith(f"{len(overlapping)} open alert(s) in this range")
+    older = len(open_alerts) - len(overlapping)
+    assert status.detail.endswith(f" {older} more open alert(s) concern windows outside this range.")
