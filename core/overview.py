@@ -319,11 +319,11 @@ def alerts_status(store: Store, model_name: str, selection: Selection | None) ->
         if selection is None or (a.window_end > selection.start and a.window_start < selection.end)
     ]  # fmt: skip
     older = len(open_alerts) - len(in_range)
-    before = f" {older} more open alert(s) concern windows outside this range." if older else ""
+    elsewhere = f" {older} more open alert(s) concern windows outside this range." if older else ""
     if not in_range:
         return AreaStatus(
             "Alerts", "ok", "no rule is failing in this range",
-            f"Rules are re-evaluated on every ingest.{before}", "alerts",
+            f"Rules are re-evaluated on every ingest.{elsewhere}", "alerts",
         )  # fmt: skip
     critical = sum(a.severity == "critical" for a in in_range)
     return AreaStatus(
@@ -331,7 +331,7 @@ def alerts_status(store: Store, model_name: str, selection: Selection | None) ->
         "alert" if critical else "warn",
         f"{len(in_range)} open alert(s) in this range"
         + (f", {critical} critical" if critical else ""),
-        f"Most severe: {in_range[0].describe()}.{before}",
+        f"Most severe: {in_range[0].describe()}.{elsewhere}",
         "alerts",
     )
 
