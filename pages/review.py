@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -15,8 +13,9 @@ from app.cache import cached
 from app.context import PageContext
 from app.pagespec import PageSpec
 from app.ui import PLOT_LAYOUT, status_badge
-from core import gates, governance, signoff
+from core import fairness, gates, governance, performance, signoff
 from core.errors import VigilError
+from core.explain import attribution as explain
 from core.registry import STATUS_LABELS
 from core.selection import Selection
 
@@ -31,12 +30,21 @@ COLOURS = ("#636EFA", "#EF553B")  # candidate, champion: the same in every chart
 OUTCOME_ICON = {"pass": "PASS", "fail": "FAIL", "n/a": "n/a (does not block)"}
 
 
-def _optional(module: str) -> ModuleType | None:
-    """A sibling capability, if this build has it; the page says so when it does not."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
+def _per_version(ctx: PageContext, versions, window, compute) -> list[tuple[Any, Any]]:
+    """compute(selection) for each version with traffic in the window; errors shown, skipped."""
+    results = []
+    for version in versions:
+        if not cached(
+            governance.has_traffic, ctx.store, ctx.model_name, version.model_version, *window
+        ):
+            continue
+        try:
+            results.append(
+                (version, compute(Selection(ctx.model_name, version.model_version, *window)))
+            )
+        except VigilError as err:
+            st.caption(f"{version.model_version}: {err}")
+    return results
 
 
 # --- confirmation dialog -----------------------------------------------------------------
@@ -190,14 +198,6 @@ def _live(
         f"Last 30 days of logged traffic: {start:%Y-%m-%d} to {end - dt.timedelta(days=1):%Y-%m-%d} (UTC)."
     )
     counts = cached(governance.live_traffic, ctx.store, ctx.model_name, tuple(versions), start, end)
-    performance = _optional("core.performance")
-    if performance is None:
-        st.info(
-            "Live performance needs core.performance, which this build does not include; "
-            "showing logged traffic counts instead."
-        )
-        st.dataframe(pd.DataFrame(counts), hide_index=True, width="stretch")
-        return
     rows = []
     for count in counts:
         row = {
@@ -303,29 +303,18 @@ def _fairness(ctx: PageContext, candidate, champion, window) -> None:
     if at_validation:
         st.markdown(f"**At validation (holdout) — {candidate.model_version}**")
         st.dataframe(pd.DataFrame([at_validation]), hide_index=True, width="stretch")
-    fairness = _optional("core.fairness")
-    if fairness is None:
-        st.info("Live fairness by group needs core.fairness, which this build does not include.")
-        return
     if window is None:
         return
     rows = []
-    for version in [candidate] + ([champion] if champion else []):
-        if not cached(
-            governance.has_traffic, ctx.store, ctx.model_name, version.model_version, *window
-        ):
-            continue
-        try:
-            report = cached(
-                fairness.fairness_report,
-                ctx.store,
-                Selection(ctx.model_name, version.model_version, *window),
-                granularity="week",
-                resamples=0,
-            )
-        except VigilError as err:
-            st.caption(f"{version.model_version}: {err}")
-            continue
+    reports = _per_version(
+        ctx,
+        [candidate] + ([champion] if champion else []),
+        window,
+        lambda sel: cached(
+            fairness.fairness_report, ctx.store, sel, granularity="week", resamples=0
+        ),
+    )
+    for version, report in reports:
         for attribute in report.attributes:
             if len(attribute.columns) != 1:
                 continue
@@ -367,28 +356,16 @@ def _fairness(ctx: PageContext, candidate, champion, window) -> None:
 
 
 def _explanations(ctx: PageContext, candidate, champion, window) -> None:
-    explain = _optional("core.explain.attribution")
-    if explain is None:
-        st.info("Global SHAP importance needs core.explain, which this build does not include.")
-        return
     if window is None:
         return
     rows = []
-    for version in [candidate] + ([champion] if champion else []):
-        if not cached(
-            governance.has_traffic, ctx.store, ctx.model_name, version.model_version, *window
-        ):
-            continue
-        try:
-            importance = cached(
-                explain.global_importance,
-                ctx.store,
-                Selection(ctx.model_name, version.model_version, *window),
-                sample_rows=300,
-            )
-        except VigilError as err:
-            st.caption(f"{version.model_version}: {err}")
-            continue
+    importances = _per_version(
+        ctx,
+        [candidate] + ([champion] if champion else []),
+        window,
+        lambda sel: cached(explain.global_importance, ctx.store, sel, sample_rows=300),
+    )
+    for version, importance in importances:
         rows += [
             {"version": version.model_version, "feature": f, "mean |SHAP|": v}
             for f, v in zip(importance.features, importance.mean_abs, strict=True)

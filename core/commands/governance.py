@@ -34,10 +34,14 @@ def _decision_parser(
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = _decision_parser(subparsers, "request-promotion", "put a version up for approval")
     p.set_defaults(handler=cmd_request)
-    for name, help_text, handler in (
-        ("approve", "approve a pending request and make the version champion", cmd_approve),
-        ("reject", "reject a pending promotion request", cmd_reject),
-        ("override-gates", "admin: accept the failed gates of a pending request", cmd_override),
+    for name, help_text, decide in (
+        ("approve", "approve a pending request and make the version champion", governance.approve),
+        ("reject", "reject a pending promotion request", governance.reject),
+        (
+            "override-gates",
+            "admin: accept the failed gates of a pending request",
+            governance.override,
+        ),
     ):
         p = _decision_parser(subparsers, name, help_text)
         p.add_argument(
@@ -45,7 +49,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
             type=int,
             help="refuse if the request changed since this row version was read",
         )
-        p.set_defaults(handler=handler)
+        p.set_defaults(handler=cmd_decide, decide=decide)
     p = _decision_parser(subparsers, "rollback", "put the previous champion back", version=False)
     p.set_defaults(handler=cmd_rollback)
 
@@ -124,47 +128,14 @@ def cmd_request(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_approve(args: argparse.Namespace) -> int:
+def cmd_decide(args: argparse.Namespace) -> int:
+    """approve, reject or override-gates: `args.decide` is the governance function."""
     st = store()
     user = acting_user(args, st)
-    outcome = governance.approve(
-        st,
-        user,
-        args.model,
-        args.version,
-        args.rationale,
+    outcome = args.decide(
+        st, user, args.model, args.version, args.rationale,
         expected_row_version=args.expect_row_version,
-    )
-    _print_outcome(args, outcome)
-    return 0
-
-
-def cmd_reject(args: argparse.Namespace) -> int:
-    st = store()
-    user = acting_user(args, st)
-    outcome = governance.reject(
-        st,
-        user,
-        args.model,
-        args.version,
-        args.rationale,
-        expected_row_version=args.expect_row_version,
-    )
-    _print_outcome(args, outcome)
-    return 0
-
-
-def cmd_override(args: argparse.Namespace) -> int:
-    st = store()
-    user = acting_user(args, st)
-    outcome = governance.override(
-        st,
-        user,
-        args.model,
-        args.version,
-        args.rationale,
-        expected_row_version=args.expect_row_version,
-    )
+    )  # fmt: skip
     _print_outcome(args, outcome)
     return 0
 
