@@ -482,28 +482,56 @@ def _binary_windows(
                 b = boot.get(name, Estimate(None))
                 metrics[name] = Estimate(value, b.low, b.high, b.method)
         ordered = tuple((m, metrics.get(m, Estimate(None))) for m in BINARY_METRICS)
-        primary = PRIMARY_METRIC[BINARY]
         out.append(
-            WindowPerformance(
-                start=None if granularity is None else w,
-                predictions=predictions,
-                labelled=labelled,
-                coverage=wilson(labelled, predictions),
-                metrics=ordered,
+            _window(
+                BINARY,
+                None if granularity is None else w,
+                predictions,
+                labelled,
+                ordered,
                 confusion=confusion,
                 reliability=tuple(bins.get(w, [])),
                 min_labels=min_labels,
-                status=_status(
-                    labelled,
-                    min_labels,
-                    metrics.get(primary, Estimate(None)).value,
-                    validation.get(primary),
-                    margin,
-                    True,
-                ),
+                margin=margin,
+                validation=validation,
             )
         )
     return out
+
+
+def _window(
+    task: str,
+    start: dt.datetime | None,
+    predictions: int,
+    labelled: int,
+    metrics: tuple[tuple[str, Estimate], ...],
+    *,
+    confusion: Confusion | None,
+    reliability: tuple[ReliabilityBin, ...],
+    min_labels: int,
+    margin: float,
+    validation: dict[str, float],
+) -> WindowPerformance:
+    """One window's result, with its status against the task's primary validation metric."""
+    primary = PRIMARY_METRIC[task]
+    return WindowPerformance(
+        start=start,
+        predictions=predictions,
+        labelled=labelled,
+        coverage=wilson(labelled, predictions),
+        metrics=metrics,
+        confusion=confusion,
+        reliability=reliability,
+        min_labels=min_labels,
+        status=_status(
+            labelled,
+            min_labels,
+            dict(metrics).get(primary, Estimate(None)).value,
+            validation.get(primary),
+            margin,
+            task == BINARY,
+        ),
+    )
 
 
 def _regression_windows(
@@ -548,25 +576,19 @@ def _regression_windows(
             )
             r2 = 1 - ss_res / ss_tot if ss_tot and ss_tot > 0 else None
             metrics["r2"] = Estimate(r2)
-        primary = PRIMARY_METRIC[REGRESSION]
+        ordered = tuple((m, metrics.get(m, Estimate(None))) for m in REGRESSION_METRICS)
         out.append(
-            WindowPerformance(
-                start=None if granularity is None else w,
-                predictions=predictions,
-                labelled=labelled,
-                coverage=wilson(labelled, predictions),
-                metrics=tuple((m, metrics.get(m, Estimate(None))) for m in REGRESSION_METRICS),
+            _window(
+                REGRESSION,
+                None if granularity is None else w,
+                predictions,
+                labelled,
+                ordered,
                 confusion=None,
                 reliability=(),
                 min_labels=min_labels,
-                status=_status(
-                    labelled,
-                    min_labels,
-                    metrics.get(primary, Estimate(None)).value,
-                    validation.get(primary),
-                    margin,
-                    False,
-                ),
+                margin=margin,
+                validation=validation,
             )
         )
     return out
