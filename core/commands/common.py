@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import os
 import sys
 
 from core import auth
-from core.errors import AuthError
+from core.errors import AuthError, VigilError
+from core.selection import Segment, Selection
 from core.store import Store
 
 
@@ -47,3 +49,40 @@ def acting_user(args: argparse.Namespace, st: Store) -> auth.User:
         raise AuthError("This command changes the store: name the acting user with --user NAME.")
     password = os.environ.get("VIGIL_PASSWORD") or read_password(f"Password for {args.user}: ")
     return auth.authenticate(st, args.user, password)
+
+
+def add_range_arguments(p: argparse.ArgumentParser, *, required: bool) -> None:
+    """--from / --to (inclusive UTC days) and --segment column=value."""
+    p.add_argument(
+        "--from", dest="start", type=dt.date.fromisoformat, required=required,
+        help="first day (UTC, inclusive), YYYY-MM-DD",
+    )  # fmt: skip
+    p.add_argument(
+        "--to", dest="end", type=dt.date.fromisoformat, required=required,
+        help="last day (UTC, inclusive), YYYY-MM-DD",
+    )  # fmt: skip
+    p.add_argument("--segment", help="restrict to rows where a categorical column = value")
+
+
+def day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Inclusive days as a [start, end) range of datetimes."""
+    return (
+        dt.datetime.combine(start, dt.time()),
+        dt.datetime.combine(end + dt.timedelta(days=1), dt.time()),
+    )
+
+
+def segment_argument(text: str | None) -> Segment | None:
+    if text is None:
+        return None
+    column, sep, value = text.partition("=")
+    if not sep or not column.strip():
+        raise VigilError(f"--segment {text!r}: write it as column=value, e.g. purpose=car.")
+    return Segment(column.strip(), value.strip())
+
+
+def selection_from_args(args: argparse.Namespace) -> Selection:
+    """The Selection named by --model, --version, --from, --to and --segment."""
+    return Selection(
+        args.model, args.version, *day_range(args.start, args.end), segment_argument(args.segment)
+    )

@@ -6,10 +6,17 @@ import argparse
 import datetime as dt
 
 from core.cli import print_json
-from core.commands.common import acting_user, add_actor_argument, store
+from core.commands.common import (
+    acting_user,
+    add_actor_argument,
+    add_range_arguments,
+    day_range,
+    selection_from_args,
+    store,
+)
 from core.drift import drift_report, set_threshold
 from core.errors import VigilError
-from core.selection import Segment, Selection
+from core.selection import Selection
 from core.windows import parse_granularity
 
 
@@ -25,26 +32,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True)
     p.add_argument("--version", required=True)
-    p.add_argument(
-        "--from",
-        dest="start",
-        type=dt.date.fromisoformat,
-        required=True,
-        help="first day (UTC, inclusive), YYYY-MM-DD",
-    )
-    p.add_argument(
-        "--to",
-        dest="end",
-        type=dt.date.fromisoformat,
-        required=True,
-        help="last day (UTC, inclusive), YYYY-MM-DD",
-    )
+    add_range_arguments(p, required=True)
     p.add_argument(
         "--granularity",
         default="day",
         help="day, week, month, or N: windows of N predictions (default day)",
     )
-    p.add_argument("--segment", help="restrict to rows where a categorical column = value")
     p.add_argument(
         "--reference-from",
         type=dt.date.fromisoformat,
@@ -83,31 +76,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_drift_threshold)
 
 
-def _day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    return dt.datetime.combine(start, dt.time()), dt.datetime.combine(
-        end + dt.timedelta(days=1), dt.time()
-    )
-
-
-def _segment(text: str | None) -> Segment | None:
-    if text is None:
-        return None
-    column, sep, value = text.partition("=")
-    if not sep or not column.strip():
-        raise VigilError(f"--segment {text!r}: write it as column=value, e.g. purpose=car.")
-    return Segment(column.strip(), value.strip())
-
-
 def cmd_drift(args: argparse.Namespace) -> int:
-    segment = _segment(args.segment)
-    start, end = _day_range(args.start, args.end)
-    selection = Selection(args.model, args.version, start, end, segment)
+    selection = selection_from_args(args)
     reference = None
     if args.reference_from or args.reference_to:
         if not (args.reference_from and args.reference_to):
             raise VigilError("Give both --reference-from and --reference-to, or neither.")
-        ref_start, ref_end = _day_range(args.reference_from, args.reference_to)
-        reference = Selection(args.model, args.version, ref_start, ref_end, segment)
+        ref_start, ref_end = day_range(args.reference_from, args.reference_to)
+        reference = Selection(args.model, args.version, ref_start, ref_end, selection.segment)
     report = drift_report(
         store(),
         selection,
@@ -119,7 +95,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
         print_json(report.to_dict(histograms=args.histograms))
         return 0
     print(
-        f"{args.model} {args.version}: {start:%Y-%m-%d} – {args.end:%Y-%m-%d} vs "
+        f"{args.model} {args.version}: {args.start:%Y-%m-%d} – {args.end:%Y-%m-%d} vs "
         f"{report.reference_label}"
     )
     print(report.overall.dataset.sentence())

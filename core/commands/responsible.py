@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
 from core.cli import print_json
-from core.commands.common import store
+from core.commands.common import add_range_arguments, selection_from_args, store
 from core.errors import VigilError
 from core.explain import attribution
 from core.fairness import fairness_report, register_alert_metrics
-from core.selection import Segment, Selection
 from core.windows import CALENDAR_GRANULARITIES
 
 # Importing this module (the CLI imports every command module) offers the fairness metrics
 # to alert rules, so `vigil check` can watch them.
 register_alert_metrics()
-
-
-def _range_arguments(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument(
-        "--from",
-        dest="start",
-        type=dt.date.fromisoformat,
-        required=required,
-        help="first day (UTC, inclusive), YYYY-MM-DD",
-    )
-    p.add_argument(
-        "--to",
-        dest="end",
-        type=dt.date.fromisoformat,
-        required=required,
-        help="last day (UTC, inclusive), YYYY-MM-DD",
-    )
-    p.add_argument("--segment", help="restrict to rows where a categorical column = value")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +30,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True)
     p.add_argument("--version", required=True)
-    _range_arguments(p, required=True)
+    add_range_arguments(p, required=True)
     p.add_argument("--attribute", help="one attribute, e.g. sex, age or 'sex × age' (sex_x_age)")
     p.add_argument("--granularity", default="week", choices=CALENDAR_GRANULARITIES)
     p.add_argument("--resamples", type=int, default=200, help="bootstrap resamples (0: none)")
@@ -70,24 +50,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--version", help="the version (default: the one that served the id)")
     p.add_argument("--prediction-id", help="a logged prediction_id")
-    _range_arguments(p, required=False)
+    add_range_arguments(p, required=False)
     p.add_argument("--sample", type=int, default=attribution.GLOBAL_SAMPLE_ROWS)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_explain)
-
-
-def _selection(args: argparse.Namespace) -> Selection:
-    segment = None
-    if args.segment:
-        column, sep, value = args.segment.partition("=")
-        if not sep or not column.strip():
-            raise VigilError(
-                f"--segment {args.segment!r}: write it as column=value, e.g. sex=female."
-            )
-        segment = Segment(column.strip(), value.strip())
-    start = dt.datetime.combine(args.start, dt.time())
-    end = dt.datetime.combine(args.end + dt.timedelta(days=1), dt.time())
-    return Selection(args.model, args.version, start, end, segment)
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:
@@ -97,7 +63,7 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
 def cmd_fairness(args: argparse.Namespace) -> int:
     report = fairness_report(
         store(),
-        _selection(args),
+        selection_from_args(args),
         granularity=args.granularity,
         attribute=args.attribute,
         resamples=args.resamples,
@@ -159,7 +125,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "Give --prediction-id ID to explain one prediction, or --version, --from and --to "
             "for global feature importance."
         )
-    result = attribution.global_importance(st, _selection(args), sample_rows=args.sample)
+    result = attribution.global_importance(st, selection_from_args(args), sample_rows=args.sample)
     if args.json:
         print_json(
             {
