@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
@@ -35,7 +36,7 @@ class PageContext:
 @st.cache_resource(show_spinner=False)
 def _bootstrap_admin(home: str) -> None:
     """Create the first admin from the environment, once per process."""
-    auth.ensure_admin_from_env(Store.default())
+    auth.ensure_admin_from_env(Store(Path(home)))
 
 
 def current_user() -> User | None:

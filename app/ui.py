@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 LEVEL_BADGE = {
     "ok": ":green-badge[:material/check_circle: OK]",
     "warn": ":orange-badge[:material/warning: Watch]",
@@ -33,7 +35,7 @@ def selection_caption(ctx) -> str:
     sel = ctx.selection
     if sel is None:
         return ""
-    end = sel.end.date().fromordinal(sel.end.date().toordinal() - 1)
+    end = (sel.end - dt.timedelta(days=1)).date()  # the range's end is exclusive
     segment = f" · segment {sel.segment.label()}" if sel.segment else ""
     return f"{sel.model_name} {sel.model_version} · {sel.start:%Y-%m-%d} to {end:%Y-%m-%d} (UTC){segment}"
 
