@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from core.overview import data_version
-from core.store import Store
+from vigil.core.store.connection import Store
+from vigil.core.views.overview import data_version
 
 T = TypeVar("T")
 

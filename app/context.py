@@ -8,17 +8,24 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.cache import cached
-from core import auth, registry
-from core.auth import User
-from core.errors import AuthError, VigilError
-from core.overview import version_summaries
-from core.registry import ModelVersion
-from core.selection import Segment, Selection, data_range, segment_columns, segment_values
-from core.store import Store
+from vigil.app.cache import cached
+from vigil.core.errors import AuthError, VigilError
+from vigil.core.govern import auth
+from vigil.core.govern.auth import User
+from vigil.core.monitor.selection import (
+    Segment,
+    Selection,
+    data_range,
+    segment_columns,
+    segment_values,
+)
+from vigil.core.registry import versions as registry
+from vigil.core.registry.versions import ModelVersion
+from vigil.core.store.connection import Store
+from vigil.core.views.overview import version_summaries
 
 USER_KEY = "vigil_user"
-START_PAGE_KEY = "vigil_start_page"
+START_PAGE_KEY = "vigil_start_page"  # the page a session opens on (tests and deep links)
 GRANULARITIES = ("day", "week", "month")
 ALL = "All rows"
 

@@ -9,6 +9,6 @@ from dataclasses import dataclass
 class PageSpec:
     title: str
     icon: str
-    order: int
     url_path: str
     needs_model: bool = True  # pages that show one model version; False for e.g. Audit
+    roles: frozenset[str] | None = None  # roles that see the page; None: every role

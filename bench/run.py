@@ -175,9 +175,9 @@ def metadata() -> dict:
 def phase_prepare(home: Path, rows: int) -> dict:
     import duckdb
 
-    from core.contract import parse_metadata
-    from core.registry import register_version
-    from core.store import Store
+    from vigil.core.contract import parse_metadata
+    from vigil.core.registry.versions import register_version
+    from vigil.core.store.connection import Store
 
     inputs = home / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
@@ -208,8 +208,8 @@ def phase_prepare(home: Path, rows: int) -> dict:
 
 
 def phase_ingest(home: Path, rows: int) -> dict:
-    from core import ingest
-    from core.store import Store
+    from vigil.core.ingest import predictions as ingest
+    from vigil.core.store.connection import Store
 
     started = time.perf_counter()
     result = ingest.ingest_predictions(
@@ -219,15 +219,15 @@ def phase_ingest(home: Path, rows: int) -> dict:
 
 
 def _selection():
-    from core.selection import Selection
+    from vigil.core.monitor.selection import Selection
 
     return Selection("bench", "1", START, START + dt.timedelta(days=DAYS))
 
 
 def phase_drift(home: Path, rows: int, *, cold: bool) -> dict:
-    from core import profiles
-    from core.drift import drift_report
-    from core.store import Store, limit_memory
+    from vigil.core.monitor import profiles
+    from vigil.core.monitor.drift import drift_report
+    from vigil.core.store.connection import Store, limit_memory
 
     store = Store(home / "store")
     if cold:
@@ -259,7 +259,7 @@ def phase_drift(home: Path, rows: int, *, cold: bool) -> dict:
     drift_report(store, _selection(), granularity="day", multivariate=False)
     out["drift_without_multivariate_s"] = time.perf_counter() - started
     try:
-        from core import performance  # another engineer's module, optional
+        from vigil.core.monitor import performance  # another engineer's module, optional
     except ImportError:
         out["performance"] = "core.performance not present"
         return out

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import MetadataError
+from vigil.core.errors import MetadataError
 
 TASKS = ("binary_classification", "regression")
 FEATURE_TYPES = {"number": "DOUBLE", "integer": "BIGINT", "string": "VARCHAR", "boolean": "BOOLEAN"}

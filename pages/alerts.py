@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app.context import PageContext
-from app.pagespec import PageSpec
-from app.ui import selection_caption
-from core import alerts
-from core.alerts import Alert, AlertRule, RuleSpec
-from core.errors import VigilError
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.app.ui import selection_caption
+from vigil.core.alerts import engine as alerts
+from vigil.core.alerts.engine import Alert, AlertRule, RuleSpec
+from vigil.core.errors import VigilError
 
-PAGE = PageSpec(title="Alerts", icon=":material/notifications:", order=50, url_path="alerts")
+PAGE = PageSpec(title="Alerts", icon=":material/notifications:", url_path="alerts")
 
 SEVERITY_BADGE = {
     "critical": ":red-badge[critical]",

@@ -7,13 +7,11 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from app.context import PageContext
-from app.pagespec import PageSpec
-from core import audit, signoff
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.core.govern import audit, signoff
 
-PAGE = PageSpec(
-    title="Audit", icon=":material/receipt_long:", order=90, url_path="audit", needs_model=False
-)
+PAGE = PageSpec(title="Audit", icon=":material/receipt_long:", url_path="audit", needs_model=False)
 ALL = "All"
 
 

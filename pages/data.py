@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.cache import cached
-from app.context import PageContext
-from app.pagespec import PageSpec
-from core import ingest_history
-from core.errors import VigilError
+from vigil.app.cache import cached
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.core.errors import VigilError
+from vigil.core.ingest import history as ingest_history
 
-PAGE = PageSpec(title="Data", icon=":material/database:", order=80, url_path="data")
+PAGE = PageSpec(title="Data", icon=":material/database:", url_path="data")
 
 
 def _upload(ctx: PageContext) -> None:

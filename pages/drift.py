@@ -9,15 +9,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.cache import cached
-from app.context import PageContext
-from app.pagespec import PageSpec
-from app.ui import PLOT_LAYOUT, selection_caption
-from core import stattests
-from core.drift import ColumnDrift, DriftReport, WindowDrift, drift_report
-from core.selection import Selection
+from vigil.app.cache import cached
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.app.ui import PLOT_LAYOUT, selection_caption
+from vigil.core.monitor.drift import ColumnDrift, DriftReport, WindowDrift, drift_report
+from vigil.core.monitor.selection import Selection
+from vigil.core.stats import drift_tests as stattests
 
-PAGE = PageSpec(title="Drift", icon=":material/ssid_chart:", order=30, url_path="drift")
+PAGE = PageSpec(title="Drift", icon=":material/ssid_chart:", url_path="drift")
 
 WHOLE = "Whole range"
 SCORE_CAP = 3.0  # heat-map colours saturate at three times the threshold

@@ -8,17 +8,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.cache import cached
-from app.context import PageContext
-from app.pagespec import PageSpec
-from app.ui import PLOT_LAYOUT, selection_caption
-from core.explain import attribution
-from core.explain.attribution import AttributionDrift, GlobalImportance, LocalExplanation
-from core.explain.explainer import Explainer
-from core.registry import ModelVersion
-from core.store import Store
+from vigil.app.cache import cached
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.app.ui import PLOT_LAYOUT, selection_caption
+from vigil.core.explain import attribution
+from vigil.core.explain.attribution import AttributionDrift, GlobalImportance, LocalExplanation
+from vigil.core.explain.explainer import Explainer
+from vigil.core.registry.versions import ModelVersion
+from vigil.core.store.connection import Store
 
-PAGE = PageSpec(title="Explanations", icon=":material/lightbulb:", order=70, url_path="explain")
+PAGE = PageSpec(title="Explanations", icon=":material/lightbulb:", url_path="explain")
 
 SPACE = {
     "log_odds": "log-odds of a favourable outcome",

@@ -6,14 +6,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.cache import cached
-from app.context import PageContext
-from app.pagespec import PageSpec
-from app.ui import PLOT_LAYOUT, selection_caption
-from core import fairness
-from core.fairness import AttributeFairness, FairnessReport, GroupMetrics
+from vigil.app.cache import cached
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.app.ui import PLOT_LAYOUT, selection_caption
+from vigil.core.monitor import fairness
+from vigil.core.monitor.fairness import AttributeFairness, FairnessReport, GroupMetrics
 
-PAGE = PageSpec(title="Fairness", icon=":material/balance:", order=60, url_path="fairness")
+PAGE = PageSpec(title="Fairness", icon=":material/balance:", url_path="fairness")
 fairness.register_alert_metrics()  # so the alert-rule editor can offer fairness metrics
 
 METRICS = {

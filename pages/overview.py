@@ -6,13 +6,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.cache import cached
-from app.context import PageContext
-from app.pagespec import PageSpec
-from app.ui import LEVEL_BADGE, PLOT_LAYOUT, percent, selection_caption, status_badge
-from core import monitoring_status, overview
+from vigil.app.cache import cached
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.app.ui import LEVEL_BADGE, PLOT_LAYOUT, percent, selection_caption, status_badge
+from vigil.core.views import monitoring_status, overview
 
-PAGE = PageSpec(title="Overview", icon=":material/dashboard:", order=10, url_path="overview")
+PAGE = PageSpec(title="Overview", icon=":material/dashboard:", url_path="overview")
 
 
 def _areas(ctx: PageContext) -> None:

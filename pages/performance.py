@@ -10,13 +10,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from app.cache import cached
-from app.context import PageContext
-from app.pagespec import PageSpec
-from app.ui import PLOT_LAYOUT, percent, selection_caption
-from core import estimation, performance
-from core.errors import VigilError
-from core.performance import (
+from vigil.app.cache import cached
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.app.ui import PLOT_LAYOUT, percent, selection_caption
+from vigil.core.errors import VigilError
+from vigil.core.monitor import estimation, performance
+from vigil.core.monitor.performance import (
     BINARY,
     CI_METHOD,
     METRIC_LABELS,
@@ -26,7 +26,7 @@ from core.performance import (
 )
 
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0}
-PAGE = PageSpec(title="Performance", icon=":material/speed:", order=40, url_path="performance")
+PAGE = PageSpec(title="Performance", icon=":material/speed:", url_path="performance")
 
 INTERVAL_TEXT = {
     "wilson": "Wilson 95 % interval",

@@ -8,17 +8,16 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app.cache import cached
-from app.context import PageContext
-from app.pagespec import PageSpec
-from app.ui import PLOT_LAYOUT, status_badge
-from core import governance
-from core.timeline import timeline
+from vigil.app.cache import cached
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.app.ui import PLOT_LAYOUT, status_badge
+from vigil.core.govern import workflow as governance
+from vigil.core.govern.timeline import timeline
 
 PAGE = PageSpec(
     title="Registry",
     icon=":material/inventory_2:",
-    order=65,
     url_path="registry",
     needs_model=False,
 )

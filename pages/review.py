@@ -9,17 +9,19 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.cache import cached
-from app.context import PageContext
-from app.pagespec import PageSpec
-from app.ui import PLOT_LAYOUT, status_badge
-from core import fairness, gates, governance, performance, signoff
-from core.errors import VigilError
-from core.explain import attribution as explain
-from core.registry import STATUS_LABELS
-from core.selection import Selection
+from vigil.app.cache import cached
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.app.ui import PLOT_LAYOUT, status_badge
+from vigil.core.errors import VigilError
+from vigil.core.explain import attribution as explain
+from vigil.core.govern import gates, signoff
+from vigil.core.govern import workflow as governance
+from vigil.core.monitor import fairness, performance
+from vigil.core.monitor.selection import Selection
+from vigil.core.registry.versions import STATUS_LABELS
 
-PAGE = PageSpec(title="Review", icon=":material/gavel:", order=70, url_path="review")
+PAGE = PageSpec(title="Review", icon=":material/gavel:", url_path="review")
 
 PENDING = "review_pending_action"  # the action whose confirmation dialog is open
 FLASH = "review_flash"  # the last action's outcome, shown once after the rerun

@@ -7,14 +7,14 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from app.cache import cached
-from app.context import PageContext
-from app.pagespec import PageSpec
-from app.ui import PLOT_LAYOUT, percent, selection_caption
-from core import service
-from core.service import ServiceReport, ServiceWindow
+from vigil.app.cache import cached
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.app.ui import PLOT_LAYOUT, percent, selection_caption
+from vigil.core.monitor import service
+from vigil.core.monitor.service import ServiceReport, ServiceWindow
 
-PAGE = PageSpec(title="Service", icon=":material/monitor_heart:", order=45, url_path="service")
+PAGE = PageSpec(title="Service", icon=":material/monitor_heart:", url_path="service")
 
 
 def _ms(value: float | None) -> str:

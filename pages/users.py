@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.context import PageContext
-from app.pagespec import PageSpec
-from core import auth, users
-from core.errors import VigilError
+from vigil.app.context import PageContext
+from vigil.app.pagespec import PageSpec
+from vigil.core.errors import VigilError
+from vigil.core.govern import auth, users
 
 PAGE = PageSpec(
-    title="Users", icon=":material/group:", order=95, url_path="users", needs_model=False
+    title="Users",
+    icon=":material/group:",
+    url_path="users",
+    needs_model=False,
 )
 
 

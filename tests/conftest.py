@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.demo.seed import DemoReport, seed
-from core.store import Store
+from vigil.core.demo.seed import DemoReport, seed
+from vigil.core.store.connection import Store
 
 DEMO_END = dt.date(2026, 11, 24)  # fixed, so the demo's numbers are the same on every run
 DEMO_PASSWORD = "demo-password-1"

@@ -26,7 +26,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from core.settings import REPO_ROOT
+from vigil.core.settings import REPO_ROOT
 
 DATASET = REPO_ROOT / "data" / "german_credit.csv"
 MODEL_NAME = "credit-risk"

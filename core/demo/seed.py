@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import alerts, auth, ingest, registry
-from core.contract import parse_metadata
-from core.demo import model as demo_model
-from core.demo.traffic import Calendar, simulate
-from core.ingest import IngestResult
-from core.lifecycle import apply_transition
-from core.store import Store
+from vigil.core.alerts import engine as alerts
+from vigil.core.contract import parse_metadata
+from vigil.core.demo import model as demo_model
+from vigil.core.demo.traffic import Calendar, simulate
+from vigil.core.govern import auth
+from vigil.core.govern.lifecycle import apply_transition
+from vigil.core.ingest import predictions as ingest
+from vigil.core.ingest.predictions import IngestResult
+from vigil.core.registry import versions as registry
+from vigil.core.store.connection import Store
 
 DEMO_USERS = {
     "dana": ("analyst", "data scientist who registers models and requests promotions"),

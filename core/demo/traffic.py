@@ -24,9 +24,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from core.artifacts import score
-from core.contract import FeatureSpec
-from core.demo.model import CATEGORICAL, FEATURES, TARGET
+from vigil.core.contract import FeatureSpec
+from vigil.core.demo.model import CATEGORICAL, FEATURES, TARGET
+from vigil.core.registry.artifacts import score
 
 DAYS = 90
 NEVER_LABELLED = 0.08

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core import artifacts, registry
-from core.errors import VigilError
-from core.explain.explainer import Attributions, Explainer, Progress, build_explainer, sigmoid
-from core.registry import ModelVersion
-from core.selection import Selection, log_table, reference_table
-from core.sqlutil import quote_ident
-from core.store import Store
-from core.windows import calendar_start, calendar_windows, window_start_sql
+from vigil.core.errors import VigilError
+from vigil.core.explain.explainer import Attributions, Explainer, Progress, build_explainer, sigmoid
+from vigil.core.monitor.selection import Selection, log_table, reference_table
+from vigil.core.monitor.windows import calendar_start, calendar_windows, window_start_sql
+from vigil.core.registry import artifacts
+from vigil.core.registry import versions as registry
+from vigil.core.registry.versions import ModelVersion
+from vigil.core.store.connection import Store
+from vigil.core.store.sql import quote_ident
 
 BACKGROUND_ROWS = 100  # shap's usual background size: exact enough, ~1 ms per TreeSHAP row
 GLOBAL_SAMPLE_ROWS = 300

@@ -20,10 +20,10 @@ import onnxruntime as ort
 import pandas as pd
 import shap
 
-from core import artifacts
-from core.contract import FeatureSpec
-from core.explain import onnx_trees
-from core.explain.onnx_trees import UnsupportedTreeModel
+from vigil.core.contract import FeatureSpec
+from vigil.core.explain import onnx_trees
+from vigil.core.explain.onnx_trees import UnsupportedTreeModel
+from vigil.core.registry import artifacts
 
 Progress = Callable[[int, int], None]  # (rows done, rows total)
 DEFAULT_TIME_BUDGET_S = 20.0

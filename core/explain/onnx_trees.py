@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from core.errors import VigilError
+from vigil.core.errors import VigilError
 
 TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
 # Ops that keep one output column per input column (their column sources pass through).

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from app.context import START_PAGE_KEY, USER_KEY
-from core.auth import User
-from core.store import Store
+from vigil.app.context import START_PAGE_KEY, USER_KEY
+from vigil.core.govern.auth import User
+from vigil.core.store.connection import Store
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 DEMO_ROLES = {

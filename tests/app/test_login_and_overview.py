@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core import overview
-from core.store import Store
 from tests.app.helpers import app_test, run_page, texts
 from tests.conftest import DEMO_PASSWORD
+from vigil.core.store.connection import Store
+from vigil.core.views import overview
 
 
 def _sign_in(store: Store, user: str, password: str):

@@ -6,10 +6,11 @@ import datetime as dt
 
 import pytest
 
-from core import alerts, audit
-from core.auth import User
-from core.store import Store
 from tests.app.helpers import run_page, texts
+from vigil.core.alerts import engine as alerts
+from vigil.core.govern import audit
+from vigil.core.govern.auth import User
+from vigil.core.store.connection import Store
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.store import Store
 from tests.app.helpers import run_page
+from vigil.core.store.connection import Store
 
 
 def test_chain_intact_and_filters(demo_store: Store) -> None:

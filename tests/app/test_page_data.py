@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core import ingest_history
-from core.store import Store
 from tests.app.helpers import run_page, texts
+from vigil.core.ingest import history as ingest_history
+from vigil.core.store.connection import Store
 
 
 def test_viewer_sees_files_and_quarantine_but_no_upload(demo_store: Store) -> None:

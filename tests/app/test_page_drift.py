@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from core.store import Store
 from tests.app.helpers import run_page, texts
+from vigil.core.store.connection import Store
 
 FACTS, BINS, RANKING, PREDICTION = range(4)  # tables in page order (AppTest drops their keys)
 

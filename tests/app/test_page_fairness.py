@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from core.fairness import fairness_report
-from core.selection import Selection
-from core.store import Store
 from tests.app.helpers import run_page, texts
+from vigil.core.monitor.fairness import fairness_report
+from vigil.core.monitor.selection import Selection
+from vigil.core.store.connection import Store
 
 # The sidebar's default: the champion's last 30 days of traffic, weekly windows.
 DEFAULT = Selection("credit-risk", "1.0", dt.datetime(2026, 10, 25), dt.datetime(2026, 11, 24))

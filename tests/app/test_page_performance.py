@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core import estimation, performance
-from core.selection import Selection
-from core.store import Store
 from tests.app.helpers import run_page, texts
+from vigil.core.monitor import estimation, performance
+from vigil.core.monitor.selection import Selection
+from vigil.core.store.connection import Store
 
 # The sidebar's default range: the last 30 days of the version's traffic, weekly windows.
 SELECTION = Selection("credit-risk", "1.0", dt.datetime(2026, 10, 25), dt.datetime(2026, 11, 24))

@@ -3,10 +3,10 @@ timeline of what was live when; it offers no way to change anything."""
 
 from __future__ import annotations
 
-from core import governance
-from core.auth import User
-from core.store import Store
 from tests.app.helpers import run_page, texts
+from vigil.core.govern import workflow as governance
+from vigil.core.govern.auth import User
+from vigil.core.store.connection import Store
 
 
 def frame_with(at, column: str):

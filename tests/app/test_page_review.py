@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from core import governance
-from core.auth import User
-from core.store import Store
 from tests.app.helpers import run_page, texts
+from vigil.core.govern import workflow as governance
+from vigil.core.govern.auth import User
+from vigil.core.store.connection import Store
 
 ACTIONS = ("Approve", "Reject", "Override gates", "Roll back", "Request promotion")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core import service
-from core.selection import Segment, Selection
-from core.store import Store
 from tests.app.helpers import run_page
+from vigil.core.monitor import service
+from vigil.core.monitor.selection import Segment, Selection
+from vigil.core.store.connection import Store
 
 SELECTION = Selection("credit-risk", "1.0", dt.datetime(2026, 10, 25), dt.datetime(2026, 11, 24))
 

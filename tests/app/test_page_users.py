@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.store import Store
 from tests.app.helpers import run_page, texts
+from vigil.core.store.connection import Store
 
 
 def test_admin_gets_user_forms(demo_store: Store) -> None:

@@ -15,9 +15,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from core.contract import ModelMetadata, parse_metadata
-from core.registry import ModelVersion, register_version
-from core.store import Store
+from vigil.core.contract import ModelMetadata, parse_metadata
+from vigil.core.registry.versions import ModelVersion, register_version
+from vigil.core.store.connection import Store
 
 FEATURES = [
     {"name": "income", "type": "number", "categorical": False},

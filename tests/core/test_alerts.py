@@ -9,14 +9,16 @@ import re
 
 import pytest
 
-from core import alerts, audit, performance, service
-from core.auth import User
-from core.cli import main
-from core.errors import PermissionDenied
-from core.registry import get_version
-from core.selection import Segment, Selection
-from core.store import Store
 from tests.conftest import DEMO_PASSWORD
+from vigil.cli.main import main
+from vigil.core.alerts import engine as alerts
+from vigil.core.errors import PermissionDenied
+from vigil.core.govern import audit
+from vigil.core.govern.auth import User
+from vigil.core.monitor import performance, service
+from vigil.core.monitor.selection import Segment, Selection
+from vigil.core.registry.versions import get_version
+from vigil.core.store.connection import Store
 
 
 @pytest.fixture
@@ -319,7 +321,7 @@ def test_performance_and_service_commands(demo_store: Store, capsys, monkeypatch
 
 
 def test_drift_metrics_come_from_core_drift(demo_copy: Store) -> None:
-    drift = pytest.importorskip("core.drift")
+    drift = pytest.importorskip("vigil.core.monitor.drift")
     alerts.add_rule(
         demo_copy, DANA, "credit-risk", alerts.RuleSpec("share_drifted_features", ">", 0.1, "week")
     )

@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from core import audit, cli
-from core.store import Store
 from tests.conftest import DEMO_PASSWORD
+from vigil.cli import main as cli
+from vigil.core.govern import audit
+from vigil.core.store.connection import Store
 
 MODEL = "credit-risk"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core import auth
-from core.errors import AuthError, PermissionDenied
-from core.store import Store
+from vigil.core.errors import AuthError, PermissionDenied
+from vigil.core.govern import auth
+from vigil.core.store.connection import Store
 
 
 def test_passwords_are_hashed_and_checked(store: Store) -> None:

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.store import Store
 from tests.core.factories import log_rows, write_inputs
+from vigil.core.store.connection import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ def vigil(
     home: Path, *args: str, stdin: str = "", env: dict | None = None
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "core", *args],
+        [sys.executable, "-m", "vigil", *args],
         cwd=ROOT,
         input=stdin,
         capture_output=True,
@@ -118,13 +118,13 @@ def test_register_needs_an_authenticated_user_with_the_right_role(
 
 
 def test_every_command_has_help() -> None:
-    from core.cli import build_parser
+    from vigil.cli.main import build_parser
 
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
     for name in commands:
         result = subprocess.run(
-            [sys.executable, "-m", "core", name, "--help"],
+            [sys.executable, "-m", "vigil", name, "--help"],
             cwd=ROOT,
             capture_output=True,
             text=True,

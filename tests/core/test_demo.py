@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from core import registry
-from core.demo.model import train_version
-from core.demo.seed import DemoReport
-from core.store import Store
+from vigil.core.demo.model import train_version
+from vigil.core.demo.seed import DemoReport
+from vigil.core.registry import versions as registry
+from vigil.core.store.connection import Store
 
 
 def test_demo_registers_a_champion_and_a_pending_challenger(demo_store: Store) -> None:
@@ -63,8 +63,8 @@ def test_injected_drift_and_concept_drift_are_in_the_data(demo_store: Store) -> 
 
 
 def test_the_demo_is_deterministic(demo_store: Store, tmp_path) -> None:
-    from core.demo.seed import seed
     from tests.conftest import DEMO_END, DEMO_PASSWORD
+    from vigil.core.demo.seed import seed
 
     other = Store(tmp_path)
     seed(other, end=DEMO_END, password=DEMO_PASSWORD)

@@ -14,13 +14,16 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from core import audit, cli, ingest, profiles
-from core.auth import User
-from core.drift import DriftSettingError, drift_report, set_threshold
-from core.errors import PermissionDenied
-from core.selection import Segment, Selection
-from core.store import Store
 from tests.core import factories
+from vigil.cli import main as cli
+from vigil.core.errors import PermissionDenied
+from vigil.core.govern import audit
+from vigil.core.govern.auth import User
+from vigil.core.ingest import predictions as ingest
+from vigil.core.monitor import profiles
+from vigil.core.monitor.drift import DriftSettingError, drift_report, set_threshold
+from vigil.core.monitor.selection import Segment, Selection
+from vigil.core.store.connection import Store
 
 MODEL, VERSION = "credit-risk", "1.0"
 START, END = dt.datetime(2026, 8, 26), dt.datetime(2026, 11, 24)
@@ -198,7 +201,7 @@ def test_sum_of_day_profiles_equals_profile_of_the_range(drift_store, daily) -> 
 
 
 def con_version(con):
-    from core.registry import get_version
+    from vigil.core.registry.versions import get_version
 
     return get_version(con, MODEL, VERSION)
 
@@ -364,8 +367,8 @@ def toy(store: Store, tmp_path: Path) -> Store:
     frame = factories.reference_frame()
     frame["tenure"] = 5
     frame.to_parquet(reference, index=False)
-    from core.contract import parse_metadata
-    from core.registry import register_version
+    from vigil.core.contract import parse_metadata
+    from vigil.core.registry.versions import register_version
 
     register_version(
         store,
@@ -488,7 +491,7 @@ def test_count_windows(toy: Store) -> None:
 
 
 def test_too_many_windows(drift_store: Store) -> None:
-    from core.errors import VigilError
+    from vigil.core.errors import VigilError
 
     with pytest.raises(VigilError) as err:
         drift_report(drift_store, Selection(MODEL, VERSION, START, END), granularity=20)
@@ -539,7 +542,7 @@ def test_cli_drift_json(drift_store: Store, monkeypatch, capsys) -> None:
 
 
 def test_cli_drift_threshold(toy: Store, monkeypatch, capsys) -> None:
-    from core import auth
+    from vigil.core.govern import auth
 
     with toy.transaction() as con:  # the toy store has no users yet
         auth.add_user(con, "dana", "analyst", "a-long-password-1")

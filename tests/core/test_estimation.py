@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import roc_auc_score
 
-from core import estimation as est
-from core.performance import Baseline
-from core.selection import Selection
-from core.store import Store
 from tests.core.factories import register_toy
+from vigil.core.monitor import estimation as est
+from vigil.core.monitor.performance import Baseline
+from vigil.core.monitor.selection import Selection
+from vigil.core.store.connection import Store
 
 SELECTION = Selection("credit-risk", "1.0", dt.datetime(2026, 8, 26), dt.datetime(2026, 11, 24))
 BASELINE = Baseline("period", dt.datetime(2026, 8, 26), dt.datetime(2026, 9, 7))
@@ -93,7 +93,7 @@ def test_calibrator_equals_isotonic_on_raw_baseline_rows(demo_store: Store) -> N
     scores, labels = raw_scores(demo_store, BASELINE.start, BASELINE.end, labelled=True)
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, labels)
     with demo_store.connect() as con:
-        from core.registry import get_version
+        from vigil.core.registry.versions import get_version
 
         version = get_version(con, "credit-risk", "1.0")
         calibrator, rows = est.calibrator_for(con, version, BASELINE, SELECTION)
@@ -164,7 +164,7 @@ def test_default_baseline_is_the_first_four_weeks(demo_store: Store) -> None:
     ],
 )
 def test_default_baseline_of_a_segment(demo_store: Store, purpose: str, baseline) -> None:
-    from core.selection import Segment
+    from vigil.core.monitor.selection import Segment
 
     selection = Selection(
         "credit-risk", "1.0", SELECTION.start, SELECTION.end, Segment("purpose", purpose)

@@ -18,10 +18,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from core import registry
-from core.artifacts import open_session
-from core.contract import FeatureSpec
-from core.demo.model import (
+from vigil.core.contract import FeatureSpec
+from vigil.core.demo.model import (
     CATEGORICAL,
     FEATURE_SCHEMA,
     FEATURES,
@@ -30,11 +28,13 @@ from core.demo.model import (
     load_dataset,
     train_version,
 )
-from core.errors import ArtifactError
-from core.explain import attribution
-from core.explain.explainer import PermutationExplainer, TreeShapExplainer, build_explainer
-from core.selection import Selection
-from core.store import Store
+from vigil.core.errors import ArtifactError
+from vigil.core.explain import attribution
+from vigil.core.explain.explainer import PermutationExplainer, TreeShapExplainer, build_explainer
+from vigil.core.monitor.selection import Selection
+from vigil.core.registry import versions as registry
+from vigil.core.registry.artifacts import open_session
+from vigil.core.store.connection import Store
 
 SPECS = tuple(FeatureSpec(**f) for f in FEATURE_SCHEMA)
 MODEL = "credit-risk"
@@ -75,7 +75,7 @@ def test_tree_shap_from_onnx_equals_shap_on_the_sklearn_model(
 
 def test_path_dependent_tree_shap_with_training_cover_equals_sklearn(trained) -> None:
     """Cover derived from the training data reproduces sklearn's node sample weights."""
-    from core.explain import onnx_trees
+    from vigil.core.explain import onnx_trees
 
     ensemble = onnx_trees.read_tree_ensemble(
         __import__("onnx").load_from_string(trained.onnx_bytes)
@@ -282,7 +282,7 @@ def test_importance_distance_bounds() -> None:
 def test_cli_explain_json(demo_store: Store, monkeypatch, capsys) -> None:
     import json
 
-    from core.cli import main
+    from vigil.cli.main import main
 
     monkeypatch.setenv("VIGIL_HOME", str(demo_store.home))
     prediction_id = _some_prediction_id(demo_store)
@@ -305,7 +305,7 @@ def test_cli_explain_json(demo_store: Store, monkeypatch, capsys) -> None:
 def test_a_registered_logistic_version_is_explained_end_to_end(demo_copy: Store, tmp_path) -> None:
     """Registered through the registry, served rows copied from 1.0: the fallback explains
     one prediction, a small global sample and the attribution drift within its budget."""
-    from core.contract import parse_metadata
+    from vigil.core.contract import parse_metadata
 
     pipeline, data = _logistic_onnx()
     trained = train_version("1.0")
@@ -355,7 +355,7 @@ def test_a_random_forest_is_explained_by_tree_shap_in_probability() -> None:
     """Two weight columns, no link: the positive class's column, equal to shap on sklearn."""
     from sklearn.ensemble import RandomForestClassifier
 
-    from core.demo.model import build_pipeline, to_onnx
+    from vigil.core.demo.model import build_pipeline, to_onnx
 
     data = load_dataset()
     pipeline = build_pipeline()

@@ -19,10 +19,11 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score, precision_score
 
-from core import fairness
-from core.fairness import FairnessError, fairness_report
-from core.selection import Segment, Selection
-from core.store import Store
+from vigil.core.monitor import fairness
+from vigil.core.monitor.fairness import FairnessError, fairness_report
+from vigil.core.monitor.selection import Segment, Selection
+from vigil.core.registry import versions as registry
+from vigil.core.store.connection import Store
 
 MODEL = "credit-risk"
 SELECTION = Selection(MODEL, "1.0", dt.datetime(2026, 9, 28), dt.datetime(2026, 11, 2))
@@ -205,7 +206,6 @@ def test_bootstrap_intervals_are_seeded_and_cover_the_estimate(demo_store, repor
 
 
 def test_drift_against_validation_values(demo_store: Store, report) -> None:
-    from core import registry
 
     with demo_store.connect() as con:
         holdout = registry.get_version(con, MODEL, "1.0").validation_metrics["holdout"]
@@ -311,7 +311,7 @@ def test_band_labels() -> None:
 
 
 def test_fairness_metrics_are_offered_to_alert_rules(demo_store: Store, report) -> None:
-    alerts = pytest.importorskip("core.alerts")
+    alerts = pytest.importorskip("vigil.core.alerts.engine")
     fairness.register_alert_metrics()
     spec = alerts.metric_spec("demographic_parity_ratio_sex")
     assert spec.source == "fairness" and spec.higher_is_better
@@ -328,7 +328,7 @@ def test_fairness_metrics_are_offered_to_alert_rules(demo_store: Store, report) 
 def test_cli_fairness_json(demo_store: Store, report, monkeypatch, capsys) -> None:
     import json
 
-    from core.cli import main
+    from vigil.cli.main import main
 
     monkeypatch.setenv("VIGIL_HOME", str(demo_store.home))
     argv = ["fairness", "--model", MODEL, "--version", "1.0", "--from", "2026-09-28"]

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import gates
-from core.auth import User
-from core.errors import PermissionDenied
-from core.registry import get_version
-from core.store import Store
 from tests.core.factories import register_toy
+from vigil.core.errors import PermissionDenied
+from vigil.core.govern import gates
+from vigil.core.govern.auth import User
+from vigil.core.registry.versions import get_version
+from vigil.core.store.connection import Store
 
 MODEL = "credit-risk"
 ADAM = User("adam", "admin")

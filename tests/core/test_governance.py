@@ -12,15 +12,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core import audit, gates, governance, lifecycle, performance
-from core.auth import User
-from core.contract import parse_metadata
-from core.errors import PermissionDenied, RegistryError, VigilError
-from core.registry import aliases, get_version, register_version
-from core.selection import Selection
-from core.store import Store
-from core.timeline import timeline
 from tests.core.factories import write_inputs
+from vigil.core.contract import parse_metadata
+from vigil.core.errors import PermissionDenied, RegistryError, VigilError
+from vigil.core.govern import audit, gates, lifecycle
+from vigil.core.govern import workflow as governance
+from vigil.core.govern.auth import User
+from vigil.core.govern.timeline import timeline
+from vigil.core.monitor import performance
+from vigil.core.monitor.selection import Selection
+from vigil.core.registry.versions import aliases, get_version, register_version
+from vigil.core.store.connection import Store
 
 MODEL = "credit-risk"
 DANA = User("dana", "analyst")
@@ -603,7 +605,7 @@ def test_inventory_flags_overdue_reviews(demo_store: Store) -> None:
 
 def test_migration_backfills_requests_of_pending_versions(demo_copy: Store) -> None:
     """A store that had pending versions before migration 4 gets their open requests back."""
-    from core.schema import m004_governance
+    from vigil.core.store.schema import m004_governance
 
     backfill = (
         "INSERT INTO promotion_requests"

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.errors import IngestError, UnknownModelError
-from core.ingest import ingest_labels, ingest_predictions
-from core.store import Store
 from tests.core.factories import log_rows, register_toy
+from vigil.core.errors import IngestError, UnknownModelError
+from vigil.core.ingest.predictions import ingest_labels, ingest_predictions
+from vigil.core.store.connection import Store
 
 
 @pytest.fixture

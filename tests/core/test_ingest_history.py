@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from core import ingest_history
-from core.auth import User
-from core.errors import PermissionDenied
-from core.store import Store
 from tests.core.factories import log_rows, register_toy
+from vigil.core.errors import PermissionDenied
+from vigil.core.govern.auth import User
+from vigil.core.ingest import history as ingest_history
+from vigil.core.store.connection import Store
 
 
 def test_upload_is_ingested_and_listed(store: Store, tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ import datetime as dt
 
 from sklearn.metrics import roc_auc_score
 
-from core.monitoring_status import drift_status, fairness_status, performance_status
-from core.selection import Selection
-from core.store import Store
+from vigil.core.alerts import engine as alerts
+from vigil.core.monitor.selection import Selection
+from vigil.core.store.connection import Store
+from vigil.core.views.monitoring_status import drift_status, fairness_status, performance_status
 
 
 def _selection(start: dt.date, end: dt.date) -> Selection:
@@ -53,8 +54,7 @@ def test_fairness_line_reports_the_four_fifths_rule(demo_store: Store) -> None:
 
 
 def test_alerts_line_counts_the_open_alerts_of_the_range(demo_store: Store) -> None:
-    from core import alerts
-    from core.overview import alerts_status
+    from vigil.core.views.overview import alerts_status
 
     selection = _selection(dt.date(2026, 9, 28), dt.date(2026, 10, 12))
     open_alerts = alerts.overview_status(demo_store, "credit-risk")
@@ -64,4 +64,6 @@ def test_alerts_line_counts_the_open_alerts_of_the_range(demo_store: Store) -> N
     status = alerts_status(demo_store, "credit-risk", selection)
     assert status.headline.startswith(f"{len(overlapping)} open alert(s) in this range")
     older = len(open_alerts) - len(overlapping)
-    assert status.detail.endswith(f" {older} more open alert(s) concern windows outside this range.")
+    assert status.detail.endswith(
+        f" {older} more open alert(s) concern windows outside this range."
+    )

@@ -8,11 +8,11 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from core.artifacts import build_feed
-from core.contract import FeatureSpec
-from core.demo.model import FEATURE_SCHEMA, FEATURES, train_version
-from core.explain import onnx_trees
-from core.explain.onnx_trees import UnsupportedTreeModel
+from vigil.core.contract import FeatureSpec
+from vigil.core.demo.model import FEATURE_SCHEMA, FEATURES, train_version
+from vigil.core.explain import onnx_trees
+from vigil.core.explain.onnx_trees import UnsupportedTreeModel
+from vigil.core.registry.artifacts import build_feed
 
 SPECS = tuple(FeatureSpec(**f) for f in FEATURE_SCHEMA)
 

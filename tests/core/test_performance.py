@@ -26,11 +26,11 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from core import performance as perf
-from core.errors import VigilError
-from core.selection import Segment, Selection
-from core.store import Store
 from tests.core.factories import register_toy
+from vigil.core.errors import VigilError
+from vigil.core.monitor import performance as perf
+from vigil.core.monitor.selection import Segment, Selection
+from vigil.core.store.connection import Store
 
 TOL = 1e-9
 DEMO_RANGE = (dt.datetime(2026, 8, 26), dt.datetime(2026, 11, 24))

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from core import audit, registry
-from core.contract import parse_metadata
-from core.errors import ArtifactError, MetadataError, UnknownModelError, VersionExistsError
-from core.store import Store
 from tests.core.factories import metadata, register_toy, write_inputs
+from vigil.core.contract import parse_metadata
+from vigil.core.errors import ArtifactError, MetadataError, UnknownModelError, VersionExistsError
+from vigil.core.govern import audit
+from vigil.core.registry import versions as registry
+from vigil.core.store.connection import Store
 
 
 def test_registration_stores_the_inventory_entry(store: Store, tmp_path: Path) -> None:

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
-from core import service
-from core.selection import Segment, Selection
-from core.store import Store
 from tests.core.factories import register_toy
+from vigil.core.monitor import service
+from vigil.core.monitor.selection import Segment, Selection
+from vigil.core.store.connection import Store
 
 SELECTION = Selection("credit-risk", "1.0", dt.datetime(2026, 8, 30), dt.datetime(2026, 11, 24))
 

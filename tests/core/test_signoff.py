@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from core import audit, governance
-from core.auth import User
-from core.signoff import build_report
-from core.store import Store
+from vigil.core.govern import audit
+from vigil.core.govern import workflow as governance
+from vigil.core.govern.auth import User
+from vigil.core.govern.signoff import build_report
+from vigil.core.store.connection import Store
 
 MODEL = "credit-risk"
 EVIL = "<script>alert('x')</script> & co"

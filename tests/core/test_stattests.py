@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from core import stattests
-from core.drift import pair_statistics
-from core.stattests import Comparison, ks_p_value, normed_wasserstein, psi
+from vigil.core.monitor.drift import pair_statistics
+from vigil.core.stats import drift_tests as stattests
+from vigil.core.stats.drift_tests import Comparison, ks_p_value, normed_wasserstein, psi
 
 REL = 1e-9  # floating-point summation order differs between DuckDB and numpy
 
@@ -127,7 +127,7 @@ def test_scores_are_normalised_to_the_threshold() -> None:
 
 
 def test_unknown_test_message() -> None:
-    from core.errors import VigilError
+    from vigil.core.errors import VigilError
 
     with pytest.raises(VigilError) as err:
         stattests.get_test("anderson")

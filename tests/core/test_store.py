@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.errors import StoreBusyError
-from core.migrations import LATEST_VERSION
-from core.store import Store, schema_version
 from tests.core.factories import log_rows, register_toy
+from vigil.core.errors import StoreBusyError
+from vigil.core.store import connection
+from vigil.core.store.connection import Store, schema_version
+from vigil.core.store.migrations import LATEST_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +26,7 @@ def _hold_lock(home: Path, seconds: float) -> subprocess.Popen:
         f"""
         import time, sys
         from pathlib import Path
-        from core.store import Store
+        from vigil.core.store.connection import Store
         with Store(Path({str(home)!r})).transaction() as con:
             print("locked", flush=True)
             time.sleep({seconds})
@@ -84,7 +85,7 @@ def test_cli_ingest_runs_while_this_process_keeps_reading(store: Store, tmp_path
         rows.to_csv(path, index=False)
         files.append(str(path))
     cli = subprocess.Popen(
-        [sys.executable, "-m", "core", "ingest", "--model", "toy", *files, "--json"],
+        [sys.executable, "-m", "vigil", "ingest", "--model", "toy", *files, "--json"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -109,7 +110,7 @@ def test_cli_ingest_runs_while_this_process_keeps_reading(store: Store, tmp_path
 def test_an_older_store_is_migrated_on_open_and_keeps_its_data(tmp_path: Path) -> None:
     import duckdb
 
-    from core.migrations import MIGRATIONS
+    from vigil.core.store.migrations import MIGRATIONS
 
     path = tmp_path / "vigil.duckdb"
     con = duckdb.connect(str(path))
@@ -132,14 +133,16 @@ def test_an_older_store_is_migrated_on_open_and_keeps_its_data(tmp_path: Path) -
 
 
 def test_a_newer_store_is_refused(tmp_path: Path) -> None:
-    from core.errors import StoreError
+    from vigil.core.errors import StoreError
 
     with Store(tmp_path).connect() as con:
         con.execute("INSERT INTO schema_version VALUES (999, now()::TIMESTAMP)")
-    import core.store
 
-    core.store._migrated.discard(Store(tmp_path).db_path)
-    with pytest.raises(
-        StoreError, match=r"^The store is at schema version 999, newer than this Vigil"
-    ), Store(tmp_path).connect():
+    connection._migrated.discard(Store(tmp_path).db_path)
+    with (
+        pytest.raises(
+            StoreError, match=r"^The store is at schema version 999, newer than this Vigil"
+        ),
+        Store(tmp_path).connect(),
+    ):
         pass

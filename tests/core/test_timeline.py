@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.store import Store
-from core.timeline import Timeline, intervals_from_records, timeline
+from vigil.core.govern.timeline import Timeline, intervals_from_records, timeline
+from vigil.core.store.connection import Store
 
 
 def at(hour: int) -> dt.datetime:

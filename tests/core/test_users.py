@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core import audit, auth, users
-from core.auth import User
-from core.errors import AuthError, PermissionDenied
-from core.store import Store
+from vigil.core.errors import AuthError, PermissionDenied
+from vigil.core.govern import audit, auth, users
+from vigil.core.govern.auth import User
+from vigil.core.store.connection import Store
 
 ADMIN = User("root", "admin")
 

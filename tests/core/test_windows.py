@@ -7,8 +7,8 @@ import datetime as dt
 import duckdb
 import pytest
 
-from core.errors import VigilError
-from core.windows import (
+from vigil.core.errors import VigilError
+from vigil.core.monitor.windows import (
     Window,
     calendar_windows,
     count_windows,

@@ -34,7 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     with open(home / "server.log", "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "core", "serve", "--port", str(port)],
+            [sys.executable, "-m", "vigil", "serve", "--port", str(port)],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

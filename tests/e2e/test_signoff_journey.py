@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from core.demo.model import train_version
 from tests.e2e.conftest import PASSWORD, ROOT, screenshot, sign_in
+from vigil.core.demo.model import train_version
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,7 @@ def candidate(server: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     trained.reference.to_parquet(folder / "reference.parquet", index=False)
     home = server_home(server)
     result = subprocess.run(
-        [sys.executable, "-m", "core", "register", "--metadata", str(folder / "meta.json"),
+        [sys.executable, "-m", "vigil", "register", "--metadata", str(folder / "meta.json"),
          "--artifact", str(folder / "model.onnx"), "--reference",
          str(folder / "reference.parquet"), "--user", "dana"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,

@@ -1,0 +1,1 @@
+"""Alert rules over monitoring metrics: the metric table, rule storage, evaluation, alerts."""

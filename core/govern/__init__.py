@@ -1,0 +1,1 @@
+"""Governance: users and roles, sign-in, the audit chain, promotion requests, gates, decisions."""

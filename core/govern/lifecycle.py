@@ -1,0 +1,289 @@
+"""The one primitive that changes a version's status or aliases, always with its audit record.
+
+Governance rules (roles, four-eyes, gates) sit on top of this in core.governance; nothing
+else may update `model_versions.status`, `aliases` or the state of a promotion request.
+Every call runs inside the caller's transaction, so the change, its audit record and the
+promotion request it settles land together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import duckdb
+
+from vigil.core.errors import RegistryError
+from vigil.core.govern import audit
+from vigil.core.govern.auth import User
+from vigil.core.registry.versions import STATUS_LABELS, get_version
+
+# from-status -> statuses it may move to
+ALLOWED: dict[str, frozenset[str]] = {
+    "registered": frozenset({"pending_approval", "archived"}),
+    "pending_approval": frozenset({"approved", "rejected", "registered"}),
+    "approved": frozenset({"production", "archived"}),
+    "production": frozenset({"archived", "rolled_back"}),
+    "archived": frozenset({"production"}),
+    "rolled_back": frozenset({"pending_approval", "archived"}),
+    "rejected": frozenset({"pending_approval"}),
+}
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+# Leaving pending approval settles the open promotion request in this state.
+REQUEST_STATE_AFTER = {"approved": "approved", "rejected": "rejected", "registered": "withdrawn"}
+
+
+class InvariantError(RegistryError):
+    """A transition would leave the registry inconsistent (e.g. two champions)."""
+
+
+class RequestConflictError(RegistryError):
+    """The promotion request was changed by someone else since the caller read it."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def open_request(
+    con: duckdb.DuckDBPyConnection, model_name: str, model_version: str
+) -> tuple[int, int] | None:
+    """(request_id, row_version) of the version's pending promotion request, if any."""
+    row = con.execute(
+        "SELECT request_id, row_version FROM promotion_requests WHERE model_name = ? "
+        "AND model_version = ? AND state = 'pending' ORDER BY request_id DESC LIMIT 1",
+        [model_name, model_version],
+    ).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def check_invariants(con: duckdb.DuckDBPyConnection, model_name: str) -> None:
+    """At most one version in production, and the champion alias points at exactly that one."""
+    production = [
+        r[0]
+        for r in con.execute(
+            "SELECT model_version FROM model_versions WHERE model_name = ? "
+            "AND status = 'production' ORDER BY model_version",
+            [model_name],
+        ).fetchall()
+    ]
+    if len(production) > 1:
+        raise InvariantError(
+            f"{model_name} would have {len(production)} versions in production "
+            f"({', '.join(production)}); only one champion is allowed. Nothing was changed."
+        )
+    champion = con.execute(
+        "SELECT model_version FROM aliases WHERE model_name = ? AND alias = ?",
+        [model_name, CHAMPION],
+    ).fetchone()
+    champion_version = None if champion is None else champion[0]
+    if champion_version != (production[0] if production else None):
+        raise InvariantError(
+            f"{model_name}: the champion alias would point at {champion_version or 'nothing'} "
+            f"while the version in production is {production[0] if production else 'none'}. "
+            "Nothing was changed."
+        )
+
+
+def apply_transition(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    actor: User,
+    model_name: str,
+    model_version: str,
+    action: str,
+    to_status: str,
+    rationale: str,
+    evidence: dict[str, Any] | None = None,
+    alias: str | None = None,
+    expected_row_version: int | None = None,
+) -> dict[str, Any]:
+    """Move one version to `to_status` (and optionally point `alias` at it), audited.
+
+    Call inside the caller's transaction so the change and its record land together.
+    Entering pending approval opens a promotion request; leaving it settles that request
+    (refused if `expected_row_version` is given and the request has moved on meanwhile).
+    Leaving production takes the champion alias with it; entering production requires it.
+    """
+    if not rationale or not rationale.strip():
+        raise RegistryError(f"A rationale is required to {action} {model_name} {model_version}.")
+    version = get_version(con, model_name, model_version)
+    if to_status not in ALLOWED.get(version.status, frozenset()):
+        raise RegistryError(
+            f"{model_name} {model_version} is {STATUS_LABELS[version.status]}; it cannot move to "
+            f"{STATUS_LABELS.get(to_status, to_status)}."
+        )
+    if (alias == CHAMPION) != (to_status == "production"):
+        raise InvariantError(
+            f"{model_name} {model_version}: the champion alias goes with production status "
+            f"(asked for status {to_status} with alias {alias or 'none'})."
+        )
+    evidence = dict(evidence or {})
+    request = open_request(con, model_name, model_version)
+    if version.status == "pending_approval" and request is not None:
+        request_id, row_version = request
+        if expected_row_version is not None and row_version != expected_row_version:
+            raise RequestConflictError(
+                f"Promotion request #{request_id} for {model_name} {model_version} changed "
+                "since you loaded it (someone else acted on it); reload to see its state."
+            )
+        evidence["request_id"] = request_id
+    updated = con.execute(
+        "UPDATE model_versions SET status = ? WHERE model_name = ? AND model_version = ? "
+        "AND status = ? RETURNING 1",
+        [to_status, model_name, model_version, version.status],
+    ).fetchall()
+    if not updated:
+        raise RegistryError(
+            f"{model_name} {model_version} was changed by someone else meanwhile; reload and retry."
+        )
+    if version.status == "production":
+        # The alias leaves with the status; the record says so.
+        removed = con.execute(
+            "DELETE FROM aliases WHERE model_name = ? AND alias = ? AND model_version = ? "
+            "RETURNING alias",
+            [model_name, CHAMPION, model_version],
+        ).fetchall()
+        if removed:
+            evidence["alias_removed"] = CHAMPION
+    if to_status == "production":
+        # A version cannot be its own challenger.
+        removed = con.execute(
+            "DELETE FROM aliases WHERE model_name = ? AND alias = ? AND model_version = ? "
+            "RETURNING alias",
+            [model_name, CHALLENGER, model_version],
+        ).fetchall()
+        if removed:
+            evidence["alias_removed"] = CHALLENGER
+    if alias is not None:
+        holder = con.execute(
+            "SELECT model_version FROM aliases WHERE model_name = ? AND alias = ?",
+            [model_name, alias],
+        ).fetchone()
+        if holder is not None and holder[0] != model_version:
+            evidence["alias_moved_from"] = holder[0]
+        con.execute(
+            "INSERT OR REPLACE INTO aliases VALUES (?, ?, ?, ?)",
+            [model_name, alias, model_version, _now()],
+        )
+    new_request_id = None
+    if to_status == "pending_approval":
+        new_request_id = con.execute("SELECT nextval('promotion_request_seq')").fetchone()[0]
+        evidence["request_id"] = new_request_id
+    record = audit.append(
+        con,
+        actor=actor.username,
+        actor_role=actor.role,
+        action=action,
+        model_name=model_name,
+        model_version=model_version,
+        from_status=version.status,
+        to_status=to_status,
+        alias=alias,
+        rationale=rationale.strip(),
+        evidence=evidence,
+    )
+    if new_request_id is not None:
+        con.execute(
+            "INSERT INTO promotion_requests (request_id, model_name, model_version, state, "
+            "requested_by, requested_by_role, requested_at, request_rationale, request_seq) "
+            "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+            [
+                new_request_id,
+                model_name,
+                model_version,
+                actor.username,
+                actor.role,
+                record["recorded_at"],
+                rationale.strip(),
+                record["seq"],
+            ],
+        )
+    elif version.status == "pending_approval" and request is not None:
+        settled = con.execute(
+            "UPDATE promotion_requests SET state = ?, decided_by = ?, decided_by_role = ?, "
+            "decided_at = ?, decision_rationale = ?, decision_seq = ?, "
+            "row_version = row_version + 1 WHERE request_id = ? AND state = 'pending' "
+            "AND row_version = ? RETURNING 1",
+            [
+                REQUEST_STATE_AFTER[to_status],
+                actor.username,
+                actor.role,
+                record["recorded_at"],
+                rationale.strip(),
+                record["seq"],
+                request[0],
+                request[1],
+            ],
+        ).fetchall()
+        if not settled:
+            raise RequestConflictError(
+                f"Promotion request #{request[0]} for {model_name} {model_version} was decided "
+                "by someone else meanwhile; reload to see the decision."
+            )
+    check_invariants(con, model_name)
+    return record
+
+
+def record_override(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    actor: User,
+    model_name: str,
+    model_version: str,
+    gates: list[str],
+    rationale: str,
+    evidence: dict[str, Any],
+    expected_row_version: int | None = None,
+) -> dict[str, Any]:
+    """Record an admin's override of failed gates on the open request (no status change)."""
+    if not rationale or not rationale.strip():
+        raise RegistryError(
+            f"A rationale is required to override gates for {model_name} {model_version}."
+        )
+    request = open_request(con, model_name, model_version)
+    if request is None:
+        raise RegistryError(
+            f"{model_name} {model_version} has no pending promotion request to override gates on."
+        )
+    request_id, row_version = request
+    if expected_row_version is not None and row_version != expected_row_version:
+        raise RequestConflictError(
+            f"Promotion request #{request_id} for {model_name} {model_version} changed since "
+            "you loaded it (someone else acted on it); reload to see its state."
+        )
+    record = audit.append(
+        con,
+        actor=actor.username,
+        actor_role=actor.role,
+        action="override_gates",
+        model_name=model_name,
+        model_version=model_version,
+        from_status="pending_approval",
+        to_status="pending_approval",
+        rationale=rationale.strip(),
+        evidence={**evidence, "request_id": request_id, "overridden_gates": sorted(gates)},
+    )
+    updated = con.execute(
+        "UPDATE promotion_requests SET override_by = ?, override_at = ?, "
+        "override_rationale = ?, override_gates = ?, override_seq = ?, "
+        "row_version = row_version + 1 WHERE request_id = ? AND state = 'pending' "
+        "AND row_version = ? RETURNING 1",
+        [
+            actor.username,
+            record["recorded_at"],
+            rationale.strip(),
+            json.dumps(sorted(gates)),
+            record["seq"],
+            request_id,
+            row_version,
+        ],
+    ).fetchall()
+    if not updated:
+        raise RequestConflictError(
+            f"Promotion request #{request_id} for {model_name} {model_version} was changed by "
+            "someone else meanwhile; reload to see its state."
+        )
+    return record

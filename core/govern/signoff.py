@@ -1,0 +1,296 @@
+"""The sign-off report: one self-contained HTML page per audit record, for the audit file.
+
+HTML rather than PDF: it needs no extra dependency, opens anywhere, and "print to PDF" in any
+browser makes the PDF an auditor may want. Every value from the store is escaped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from typing import Any
+
+from vigil.core.govern import audit
+from vigil.core.registry.versions import STATUS_LABELS, ModelVersion, get_version
+from vigil.core.store.connection import Store
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:60rem;color:#1b1f24;line-height:1.4}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:1.8rem;
+border-bottom:1px solid #d0d7de;padding-bottom:.2rem}
+table{border-collapse:collapse;width:100%;margin:.4rem 0}
+th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top;
+font-size:.9rem}th{background:#f6f8fa;width:14rem}
+.pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}
+.na{color:#57606a}.mono{font-family:ui-monospace,Menlo,Consolas,monospace;
+word-break:break-all}.note{color:#57606a;font-size:.85rem}
+@media print{body{margin:0}}
+"""
+
+
+def _e(value: Any) -> str:
+    """Escape anything for HTML text; None shows as an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return html.escape(f"{value:.4f}")
+    if isinstance(value, dt.datetime):
+        return html.escape(value.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    if isinstance(value, dict | list):
+        return html.escape(json.dumps(value, sort_keys=True, default=str))
+    return html.escape(str(value))
+
+
+def _kv(rows: list[tuple[str, Any]], mono: tuple[str, ...] = ()) -> str:
+    cells = []
+    for key, value in rows:
+        css = " class='mono'" if key in mono else ""
+        cells.append(f"<tr><th>{_e(key)}</th><td{css}>{_e(value)}</td></tr>")
+    return f"<table>{''.join(cells)}</table>"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _inventory(version: ModelVersion) -> str:
+    return _kv(
+        [
+            ("Model", version.model_name),
+            ("Version", version.model_version),
+            ("Current status", STATUS_LABELS.get(version.status, version.status)),
+            ("Task", version.task),
+            ("Owner", version.owner),
+            ("Intended use", version.intended_use),
+            ("Limitations", version.limitations),
+            ("Risk tier", version.risk_tier),
+            ("Next review date", version.next_review_date),
+            ("Training date", version.training_date),
+            ("Training data version", version.training_data_version),
+            ("Code commit", version.code_commit),
+            ("Hyperparameters", version.hyperparameters),
+            ("Artifact SHA-256", version.artifact_sha256),
+            (
+                "Registered by",
+                f"{version.registered_by} at {version.registered_at:%Y-%m-%d %H:%M} UTC",
+            ),
+        ],
+        mono=("Artifact SHA-256",),
+    )
+
+
+def _gates(evidence: dict[str, Any]) -> str:
+    gates = evidence.get("gates")
+    if not gates:
+        return "<p class='na'>No gate results in this record.</p>"
+    head = "".join(f"<th>{h}</th>" for h in ("Gate", "Outcome", "Observed", "Threshold", "Detail"))
+    body = ""
+    for r in gates.get("results", []):
+        css = {"pass": "pass", "fail": "fail"}.get(r["outcome"], "na")
+        body += (
+            f"<tr><td>{_e(r['label'])}</td><td class='{css}'>{_e(r['outcome'].upper())}</td>"
+            f"<td>{_e(r.get('observed'))}</td><td>{_e(r.get('threshold'))}</td>"
+            f"<td>{_e(r['detail'])}</td></tr>"
+        )
+    return (
+        f"<table><tr>{head}</tr>{body}</table>"
+        f"<p class='note'>Checked at {_e(gates.get('checked_at'))} UTC.</p>"
+    )
+
+
+def _metrics(evidence: dict[str, Any]) -> str:
+    metrics = evidence.get("key_metrics") or {}
+    candidate, champion = metrics.get("candidate") or {}, metrics.get("champion") or {}
+    if not candidate and not champion:
+        return "<p class='na'>No metrics in this record.</p>"
+    names = sorted(set(candidate) | set(champion))
+    cand = (evidence.get("candidate") or {}).get("model_version", "candidate")
+    champ = (evidence.get("champion") or {}).get("model_version", "champion")
+    return _table(
+        ["Holdout metric", f"Candidate {cand}", f"Champion {champ}"],
+        [[n, candidate.get(n), champion.get(n)] for n in names],
+    )
+
+
+def _drift(evidence: dict[str, Any]) -> str:
+    drift = evidence.get("drift") or {}
+    window = drift.get("window")
+    psi = drift.get("psi") or {}
+    if not window or not psi:
+        return "<p class='na'>No drift comparison (no champion traffic to compare with).</p>"
+    intro = (
+        f"<p>Reference data of the candidate vs {_e(window['rows'])} predictions of champion "
+        f"{_e(window['champion_version'])} from {_e(window['start'])} to {_e(window['end'])} "
+        f"(UTC); threshold {_e(drift.get('threshold'))}.</p>"
+    )
+    return intro + _table(["Feature", "PSI"], [[k, v] for k, v in sorted(psi.items())])
+
+
+def _traffic(evidence: dict[str, Any]) -> str:
+    traffic = evidence.get("traffic") or []
+    if not traffic:
+        return "<p class='na'>No traffic counts in this record.</p>"
+    return _table(
+        ["Version", "From", "To", "Predictions", "Errors", "Labelled"],
+        [
+            [
+                t["model_version"],
+                t["window_start"],
+                t["window_end"],
+                t["predictions"],
+                t["errors"],
+                t["labelled"],
+            ]
+            for t in traffic
+        ],
+    )
+
+
+def _performance(evidence: dict[str, Any]) -> str:
+    live = evidence.get("live_performance") or {}
+    rows = [(version, figures) for version, figures in live.items() if isinstance(figures, dict)]
+    if not rows:
+        note = live.get("note") if isinstance(live.get("note"), str) else None
+        return f"<p class='na'>{_e(note or 'No live performance in this record.')}</p>"
+    metrics = sorted(
+        {
+            k
+            for _, f in rows
+            for k in f
+            if k not in ("note", "predictions", "labelled", "enough_labels")
+        }
+    )
+    return _table(
+        ["Version", "Predictions", "Labelled", *metrics, "Note"],
+        [
+            [
+                v,
+                f.get("predictions"),
+                f.get("labelled"),
+                *(f.get(m) for m in metrics),
+                f.get("note"),
+            ]
+            for v, f in rows
+        ],
+    )
+
+
+def build_report(store: Store, seq: int) -> bytes:
+    """The HTML sign-off report for audit record `seq`, as UTF-8 bytes."""
+    with store.connect() as con:
+        record = audit.get_record(con, seq)
+        chain = audit.verify(con)
+        version = (
+            get_version(con, record["model_name"], record["model_version"])
+            if record["model_name"] and record["model_version"]
+            else None
+        )
+        related = [
+            r
+            for r in audit.query(con, audit.AuditFilter(model_name=record["model_name"]))
+            if r["seq"] != seq
+            and (
+                r["evidence"].get("decision_seq") == seq
+                or (
+                    record["evidence"].get("request_id") is not None
+                    and r["evidence"].get("request_id") == record["evidence"].get("request_id")
+                )
+            )
+        ]
+    evidence = record["evidence"]
+    subject = f"{record['model_name'] or ''} {record['model_version'] or ''}".strip()
+    title = f"Sign-off: {record['action']} {subject} (audit record {seq})"
+    chain_line = (
+        f"<p class='pass'>Chain intact: {chain.records} records verified when this report was "
+        "generated.</p>"
+        if chain.valid
+        else f"<p class='fail'>Chain broken: {_e(chain.message)}</p>"
+    )
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f"<p class='note'>Generated {_e(dt.datetime.now(dt.UTC).replace(tzinfo=None))} by Vigil.</p>",
+        "<h2>Decision</h2>",
+        _kv(
+            [
+                ("Action", record["action"]),
+                ("Model", record["model_name"]),
+                ("Version", record["model_version"]),
+                (
+                    "Status change",
+                    f"{STATUS_LABELS.get(record['from_status'] or '', record['from_status'] or '—')}"
+                    f" → {STATUS_LABELS.get(record['to_status'] or '', record['to_status'] or '—')}",
+                ),
+                ("Alias moved", record["alias"]),
+                ("Decided by", f"{record['actor']} ({record['actor_role']})"),
+                ("When", record["recorded_at"]),
+                ("Rationale", record["rationale"]),
+            ]
+        ),
+    ]
+    override = (evidence.get("request") or {}).get("override_by")
+    if override:
+        parts.append(
+            f"<p class='fail'>Failed gates "
+            f"{_e(', '.join((evidence.get('request') or {}).get('override_gates') or []))} were "
+            f"overridden by {_e(override)} (audit record "
+            f"{_e((evidence.get('request') or {}).get('override_seq'))}).</p>"
+        )
+    parts += [
+        "<h2>Model inventory entry</h2>",
+        _inventory(version) if version else "<p class='na'>Not about a model version.</p>",
+        "<h2>Evidence: gate checks</h2>",
+        _gates(evidence),
+        "<h2>Evidence: validation metrics</h2>",
+        _metrics(evidence),
+        "<h2>Evidence: fairness (holdout)</h2>",
+        _table(
+            ["Metric", "Value"],
+            [[k, v] for k, v in sorted((evidence.get("fairness") or {}).items())],
+        )
+        if evidence.get("fairness")
+        else "<p class='na'>No fairness figures in this record.</p>",
+        "<h2>Evidence: drift</h2>",
+        _drift(evidence),
+        "<h2>Evidence: live traffic</h2>",
+        _traffic(evidence),
+        "<h2>Evidence: live performance (labelled traffic, same window)</h2>",
+        _performance(evidence),
+        "<h2>Related audit records</h2>",
+        _table(
+            ["Seq", "When", "Who", "Action", "Version", "Rationale"],
+            [
+                [
+                    r["seq"],
+                    r["recorded_at"],
+                    f"{r['actor']} ({r['actor_role']})",
+                    r["action"],
+                    r["model_version"],
+                    r["rationale"],
+                ]
+                for r in related
+            ],
+        )
+        if related
+        else "<p class='na'>None.</p>",
+        "<h2>Chain of custody</h2>",
+        _kv(
+            [
+                ("Record", seq),
+                ("Previous hash", record["prev_hash"]),
+                ("Record hash", record["hash"]),
+            ],
+            mono=("Previous hash", "Record hash"),
+        ),
+        chain_line,
+        "<h2>Full evidence snapshot (as recorded)</h2>",
+        f"<pre class='mono' style='white-space:pre-wrap'>"
+        f"{html.escape(json.dumps(evidence, indent=2, sort_keys=True, default=str))}</pre>",
+        "</body></html>",
+    ]
+    return "".join(parts).encode("utf-8")

@@ -1,0 +1,1 @@
+"""Ingestion: validate prediction logs and labels against the contract; quarantine the rest."""

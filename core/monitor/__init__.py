@@ -1,0 +1,1 @@
+"""Monitoring: windows, selections, day profiles, drift, performance, fairness, service health."""

@@ -1,0 +1,1 @@
+"""The model registry: immutable versions with their inventory entry, artifacts and references."""

@@ -1,0 +1,1 @@
+"""Statistics, each defined once: drift tests, PSI, intervals, disparity rules."""

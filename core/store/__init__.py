@@ -1,0 +1,1 @@
+"""The DuckDB store: connection and unit of work, the ordered migrations, SQL helpers."""

@@ -1,0 +1,26 @@
+"""The store's schema: every migration, listed in the order it is applied.
+
+Each migration is a module in core/store/schema/ named `mNNN_<what>.py` with `VERSION = NNN`
+and `SQL = "..."`. A new capability adds its module and appends it here. Never edit a shipped
+migration; add a new one.
+"""
+
+from __future__ import annotations
+
+from vigil.core.store.schema import (
+    m001_foundation,
+    m002_profiles,
+    m003_alerts,
+    m004_governance,
+)
+
+MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
+    (module.VERSION, module.SQL)
+    for module in (
+        m001_foundation,
+        m002_profiles,
+        m003_alerts,
+        m004_governance,
+    )
+)
+LATEST_VERSION = MIGRATIONS[-1][0]

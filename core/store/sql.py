@@ -1,0 +1,36 @@
+"""Small helpers for building DuckDB SQL safely from names and paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vigil.core.errors import IngestError
+
+READERS = {
+    ".csv": "read_csv({path}, all_varchar = true, header = true)",
+    ".parquet": "read_parquet({path})",
+    ".jsonl": "read_json({path}, format = 'newline_delimited')",
+    ".ndjson": "read_json({path}, format = 'newline_delimited')",
+    ".json": "read_json({path}, format = 'newline_delimited')",
+}
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_source(path: Path) -> str:
+    """A DuckDB table expression reading a CSV, Parquet or JSON Lines file by its extension."""
+    path = Path(path)
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise IngestError(
+            f"{path}: unsupported file type '{path.suffix}'; use .parquet, .csv or .jsonl"
+        )
+    if not path.is_file():
+        raise IngestError(f"{path}: file not found")
+    return reader.format(path=quote_literal(str(path)))

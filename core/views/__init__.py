@@ -1,0 +1,1 @@
+"""Read models the pages draw: the Overview lines, inventories and summaries."""

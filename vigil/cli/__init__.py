@@ -1,0 +1,1 @@
+"""The `vigil` command line: parsing, printing and exit codes over vigil.core."""
