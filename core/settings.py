@@ -44,6 +44,42 @@ SETTINGS: dict[str, Setting] = {
         "",
         "Password given to every demo user; when empty each demo user gets a random one.",
     ),
+    "api_key_days": Setting(
+        "VIGIL_API_KEY_DAYS", "90", "Days an API key lives unless `vigil keys create` says."
+    ),
+    "gateway_tls_cert": Setting(
+        "VIGIL_GATEWAY_TLS_CERT", "", "PEM certificate for the gateway's TLS (with the key)."
+    ),
+    "gateway_tls_key": Setting(
+        "VIGIL_GATEWAY_TLS_KEY", "", "PEM private key for the gateway's TLS certificate."
+    ),
+    "gateway_jwt_public_key": Setting(
+        "VIGIL_GATEWAY_JWT_PUBLIC_KEY",
+        "",
+        "PEM file of the OAuth2 issuer's public key; empty: bearer JWTs are not accepted.",
+    ),
+    "gateway_jwt_issuer": Setting(
+        "VIGIL_GATEWAY_JWT_ISSUER", "", "Required `iss` of bearer JWTs (empty: not checked)."
+    ),
+    "gateway_jwt_audience": Setting(
+        "VIGIL_GATEWAY_JWT_AUDIENCE", "vigil-gateway", "Required `aud` of bearer JWTs."
+    ),
+    "gateway_rate_limit": Setting(
+        "VIGIL_GATEWAY_RATE_LIMIT",
+        "100000",
+        "Requests per minute one key (or JWT subject) may make, per worker; 0 for no limit.",
+    ),
+    "gateway_max_batch": Setting(
+        "VIGIL_GATEWAY_MAX_BATCH", "10000", "Most instances one predict request may carry."
+    ),
+    "gateway_max_body_mb": Setting(
+        "VIGIL_GATEWAY_MAX_BODY_MB", "16", "Largest predict request body, in megabytes."
+    ),
+    "gateway_poll_s": Setting(
+        "VIGIL_GATEWAY_POLL_S",
+        "0.5",
+        "How often the gateway looks for a new registry state (and ingests its spool), seconds.",
+    ),
 }
 
 

@@ -12,6 +12,7 @@ from vigil.core.store.schema import (
     m002_profiles,
     m003_alerts,
     m004_governance,
+    m008_serving,
 )
 
 MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
@@ -21,6 +22,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
         m002_profiles,
         m003_alerts,
         m004_governance,
+        m008_serving,
     )
 )
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -11,10 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from vigil.cli.commands import drift, foundation, governance, monitoring, responsible
+from vigil.cli.commands import drift, foundation, gateway, governance, monitoring, responsible
 from vigil.core.errors import VigilError
 
-COMMAND_GROUPS = (foundation, drift, monitoring, responsible, governance)
+COMMAND_GROUPS = (foundation, drift, monitoring, responsible, governance, gateway)
 
 
 def build_parser() -> argparse.ArgumentParser:
