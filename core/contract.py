@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil.core.errors import MetadataError
+from vigil.core.results import to_jsonable
 
 TASKS = ("binary_classification", "regression")
 FEATURE_TYPES = {"number": "DOUBLE", "integer": "BIGINT", "string": "VARCHAR", "boolean": "BOOLEAN"}
@@ -65,16 +66,6 @@ class FeatureSpec:
     def sql_type(self) -> str:
         return FEATURE_TYPES[self.type]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "categorical": self.categorical,
-            "nullable": self.nullable,
-            "sensitive": self.sensitive,
-            "model_input": self.model_input,
-        }
-
 
 class FeatureSet:
     """What a metadata document and a stored version both derive from their features."""
@@ -115,7 +106,7 @@ class ModelMetadata(FeatureSet):
     extra: dict[str, Any] = field(default_factory=dict)
 
     def feature_schema_json(self) -> str:
-        return json.dumps([f.to_dict() for f in self.features])
+        return json.dumps(to_jsonable(list(self.features)))
 
 
 def _date(value: Any, key: str, where: str) -> dt.date:

@@ -13,7 +13,7 @@ from vigil.core.ingest import history as ingest_history
 PAGE = PageSpec(title="Data", icon=":material/database:", url_path="data")
 
 
-def _upload(ctx: PageContext) -> None:
+def _upload(ctx: PageContext, model_name: str) -> None:
     st.subheader("Ingest a file")
     if not ctx.user.can("ingest"):
         st.caption(
@@ -34,7 +34,7 @@ def _upload(ctx: PageContext) -> None:
             result = ingest_history.ingest_upload(
                 ctx.store,
                 ctx.user,
-                ctx.model_name,
+                model_name,
                 filename=upload.name,
                 content=upload.getvalue(),
                 labels=kind == "Labels",
@@ -47,21 +47,26 @@ def _upload(ctx: PageContext) -> None:
             f"quarantined {result.quarantined:,}, already present {result.already_present:,}."
         )
         (st.warning if result.quarantined else st.success)(message)
-        for reason, count in result.top_reasons:
-            st.markdown(f"- {count:,} × {reason}")
+        for top in result.top_reasons:
+            st.text(f"{top.rows:,} × {top.reason}")
         if result.ignored_columns:
             st.caption(f"Columns not in the contract, ignored: {', '.join(result.ignored_columns)}")
 
 
 def render(ctx: PageContext) -> None:
-    st.title(f"Data · {ctx.model_name}")
+    model_name = ctx.model_name
+    if model_name is None:
+        st.title("Data")
+        st.info("No model is registered yet: register one with `vigil register` first.")
+        return
+    st.title(f"Data · {model_name}")
     st.caption(
         "Every row received is accounted for: read = stored + quarantined + already present."
     )
-    _upload(ctx)
+    _upload(ctx, model_name)
     st.subheader("Ingested files")
-    files = cached(ingest_history.batches, ctx.store, ctx.model_name)
-    st.dataframe(files, hide_index=True, use_container_width=True)
+    files = cached(ingest_history.batches, ctx.store, model_name)
+    st.dataframe(files, hide_index=True, width="stretch")
     st.subheader("Quarantine")
     left, right = st.columns([1, 2])
     kind = left.selectbox("Rows", ["all", "prediction", "label"], key="data_q_kind")
@@ -69,17 +74,17 @@ def render(ctx: PageContext) -> None:
     rows = cached(
         ingest_history.quarantine,
         ctx.store,
-        ctx.model_name,
+        model_name,
         kind=None if kind == "all" else kind,
         contains=contains,
     )
     if rows.empty:
         st.success("No rejected rows match.")
         return
-    st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.dataframe(rows, hide_index=True, width="stretch")
     st.download_button(
         "Download these rows (CSV)",
         rows.to_csv(index=False).encode(),
-        file_name=f"{ctx.model_name}-quarantine.csv",
+        file_name=f"{model_name}-quarantine.csv",
         mime="text/csv",
     )

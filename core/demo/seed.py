@@ -16,8 +16,9 @@ from vigil.core.demo import model as demo_model
 from vigil.core.demo.traffic import Calendar, simulate
 from vigil.core.govern import auth
 from vigil.core.govern.lifecycle import apply_transition
-from vigil.core.ingest import predictions as ingest
-from vigil.core.ingest.predictions import IngestResult
+from vigil.core.ingest.batches import IngestResult
+from vigil.core.ingest.labels import ingest_labels
+from vigil.core.ingest.predictions import ingest_predictions
 from vigil.core.registry import versions as registry
 from vigil.core.store.connection import Store
 
@@ -205,9 +206,9 @@ def seed(store: Store, *, end: dt.date | None = None, password: str | None = Non
     log_files, label_files = _write_inputs(folder, traffic.logs, traffic.labels)
     log_files.append(_malformed_file(folder, traffic.logs, calendar))
     for path in log_files:
-        report.ingests.append(ingest.ingest_predictions(store, demo_model.MODEL_NAME, path))
+        report.ingests.append(ingest_predictions(store, demo_model.MODEL_NAME, path))
     for path in label_files:
-        report.ingests.append(ingest.ingest_labels(store, demo_model.MODEL_NAME, path))
+        report.ingests.append(ingest_labels(store, demo_model.MODEL_NAME, path))
     alerts.install_default_rules(
         store, auth.User("dana", "analyst"), demo_model.MODEL_NAME, CHAMPION
     )

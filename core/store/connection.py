@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +22,25 @@ import duckdb
 from vigil.core import settings
 from vigil.core.errors import StoreBusyError, StoreError
 from vigil.core.store.migrations import LATEST_VERSION, MIGRATIONS
+from vigil.core.store.sql import scalar
 
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
+_after_commit: dict[int, dict[str, Callable[[], None]]] = {}
+_after_commit_lock = threading.Lock()
+
+
+def after_commit(con: duckdb.DuckDBPyConnection, name: str, action: Callable[[], None]) -> None:
+    """Run `action` once the unit of work on `con` has committed, dropped if it rolls back; a
+    later action of the same name replaces the earlier one. For what must only describe
+    committed data, such as the audit log's checkpoints."""
+    with _after_commit_lock:
+        _after_commit.setdefault(id(con), {})[name] = action
+
+
+def _take_after_commit(con: duckdb.DuckDBPyConnection) -> list[Callable[[], None]]:
+    with _after_commit_lock:
+        return list(_after_commit.pop(id(con), {}).values())
 
 
 def _is_lock_conflict(err: duckdb.Error) -> bool:
@@ -79,8 +95,13 @@ class Store:
         try:
             self._migrate_once(con)
             yield con
+        except BaseException:
+            _take_after_commit(con)
+            raise
         finally:
             con.close()
+        for action in _take_after_commit(con):  # autocommitted work
+            action()
 
     @contextmanager
     def transaction(self, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -93,6 +114,8 @@ class Store:
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
+            for action in _take_after_commit(con):
+                action()
 
     def _migrate_once(self, con: duckdb.DuckDBPyConnection) -> None:
         if self.db_path in _migrated:
@@ -124,12 +147,12 @@ def limit_memory(con: duckdb.DuckDBPyConnection, home: Path) -> None:
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()[0]
+    exists = scalar(
+        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    )
     if not exists:
         return 0
-    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+    return int(scalar(con, "SELECT coalesce(max(version), 0) FROM schema_version"))
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from vigil.core.errors import IngestError
+import duckdb
+
+from vigil.core.errors import IngestError, StoreError
 
 READERS = {
     ".csv": "read_csv({path}, all_varchar = true, header = true)",
@@ -34,3 +38,11 @@ def read_source(path: Path) -> str:
     if not path.is_file():
         raise IngestError(f"{path}: file not found")
     return reader.format(path=quote_literal(str(path)))
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> Any:
+    """The first value of the first row: for count(*), max(...) and friends."""
+    row = con.execute(sql, list(params)).fetchone()
+    if row is None:
+        raise StoreError(f"Query returned no row: {sql[:80]}")
+    return row[0]

@@ -21,8 +21,10 @@ from vigil.core.alerts import engine as alerts
 from vigil.core.contract import load_metadata
 from vigil.core.demo import seed as demo_seed
 from vigil.core.govern import auth
-from vigil.core.ingest import predictions as ingest
+from vigil.core.ingest.labels import ingest_labels
+from vigil.core.ingest.predictions import ingest_predictions
 from vigil.core.registry import versions as registry
+from vigil.core.results import to_jsonable
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -93,9 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     report = demo_seed.seed(st, end=args.end, password=os.environ.get("VIGIL_DEMO_PASSWORD"))
     if args.json:
-        print_json(
-            {"passwords": report.passwords, "ingests": [r.to_dict() for r in report.ingests]}
-        )
+        print_json({"passwords": report.passwords, "ingests": to_jsonable(report.ingests)})
     else:
         print(report.summary())
     return 0
@@ -162,19 +162,19 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     st = store()
-    run = ingest.ingest_labels if args.labels else ingest.ingest_predictions
+    run = ingest_labels if args.labels else ingest_predictions
     results = [run(st, args.model, path) for path in args.files]
     report = alerts.refresh_after_ingest(st, args.model)
     if args.json:
-        print_json([r.to_dict() for r in results])
+        print_json(to_jsonable(results))
     else:
         for r in results:
             print(
                 f"{r.file}: read {r.read}, stored {r.stored}, quarantined {r.quarantined}, "
                 f"already present {r.already_present}"
             )
-            for reason, count in r.top_reasons:
-                print(f"    {count:>6} × {reason}")
+            for top in r.top_reasons:
+                print(f"    {top.rows:>6} × {top.reason}")
             if r.ignored_columns:
                 print(f"    columns not in the contract, ignored: {', '.join(r.ignored_columns)}")
         failing = report.failures

@@ -17,7 +17,7 @@ from vigil.core.store import connection
 from vigil.core.store.connection import Store, schema_version
 from vigil.core.store.migrations import LATEST_VERSION
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _hold_lock(home: Path, seconds: float) -> subprocess.Popen:

@@ -9,7 +9,8 @@ import pytest
 
 from tests.core.factories import log_rows, register_toy
 from vigil.core.errors import IngestError, UnknownModelError
-from vigil.core.ingest.predictions import ingest_labels, ingest_predictions
+from vigil.core.ingest.labels import ingest_labels
+from vigil.core.ingest.predictions import ingest_predictions
 from vigil.core.store.connection import Store
 
 
