@@ -1,0 +1,1 @@
+"""Serving: the registry state the gateway answers from, routing, the prediction spool."""

@@ -1,0 +1,1 @@
+"""The HTTP gateway: FastAPI routes over vigil.core.serve; started by `vigil gateway`."""
