@@ -13,6 +13,7 @@ from vigil.core.store.schema import (
     m003_alerts,
     m004_governance,
     m008_serving,
+    m011_evidence,
 )
 
 MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
@@ -23,6 +24,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
         m003_alerts,
         m004_governance,
         m008_serving,
+        m011_evidence,
     )
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
