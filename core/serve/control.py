@@ -3,13 +3,16 @@
 Two threads, so a long ingest never delays a swap. The publisher checks the audit log's head
 every `poll_s` with a short lock timeout and republishes when it moved; a busy or missing
 store only means "try again next round" (workers keep the last published state). The
-ingester closes dead workers' files and ingests closed spool files every `poll_s`.
+ingester closes dead workers' files and ingests closed spool files every second (or `poll_s`, if longer).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+
+import duckdb
 
 from vigil.core.errors import StoreBusyError, StoreError, VigilError
 from vigil.core.serve import ingester, snapshot
@@ -24,20 +27,31 @@ class ControlLoop:
         self.store = store
         self.poll_s = poll_s
         self._stop = threading.Event()
+        # Ingesting takes the store for longer: at most once a second leaves it to others too.
         self._threads = [
-            threading.Thread(target=self._loop, args=(self.publish_once,), name="vigil-publisher", daemon=True),
-            threading.Thread(target=self._loop, args=(self.ingest_once,), name="vigil-ingester", daemon=True),
+            threading.Thread(target=self._loop, args=(self.publish_once, poll_s),
+                             name="vigil-publisher", daemon=True),
+            threading.Thread(target=self._loop, args=(self.ingest_once, max(poll_s, 1.0)),
+                             name="vigil-ingester", daemon=True),
         ]  # fmt: skip
 
+    def _store_is_there(self) -> bool:
+        """Never create a store by opening a missing one (it would publish "no models")."""
+        return self.store.db_path.is_file()
+
     def publish_once(self) -> None:
+        if not self._store_is_there():
+            return
         try:
             snapshot.publish(self.store, timeout_s=PUBLISH_LOCK_TIMEOUT_S)
         except StoreBusyError:
             pass  # someone holds the store; workers keep serving what they have
-        except StoreError as err:
+        except (StoreError, duckdb.Error) as err:
             log.warning("cannot read the store, serving the last published state: %s", err)
 
     def ingest_once(self) -> None:
+        if not self._store_is_there():
+            return
         try:
             ingester.ingest_spool(self.store)
         except StoreBusyError:
@@ -45,9 +59,8 @@ class ControlLoop:
         except VigilError as err:
             log.error("spool ingest failed (will retry): %s", err)
 
-    def _loop(self, step: object) -> None:
-        assert callable(step)
-        while not self._stop.wait(self.poll_s):
+    def _loop(self, step: Callable[[], None], interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
             try:
                 step()
             except Exception:  # the loop must outlive any one failure

@@ -1,0 +1,113 @@
+"""The gateway as it runs: real uvicorn workers, real load, real kills.
+
+- after approve and rollback every worker serves the new champion within 2 s, and no request
+  fails or is dropped meanwhile;
+- the store busy (locked by another process) or gone: workers keep serving the last state;
+- kill -9 of a worker: every answered prediction still reaches the store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+
+from tests.gateway.conftest import ADMIN
+from tests.gateway.helpers import key, rows
+from tests.gateway.processes import Load, gateway
+from vigil.core.govern.lifecycle import apply_transition
+from vigil.core.store.connection import Store
+
+SWAP_BUDGET_S = 2.0
+
+
+def _promote(store: Store, new: str, old: str, *, rollback: bool = False) -> float:
+    """Change the champion the way approve / rollback do; returns when it was committed."""
+    with store.transaction() as con:
+        if rollback:
+            steps = [
+                (new, "rollback", "rolled_back", None),
+                (old, "restore", "production", "champion"),
+            ]
+        else:
+            steps = [(new, "request_promotion", "pending_approval", None),
+                     (new, "approve", "approved", None), (old, "archive", "archived", None),
+                     (new, "promote", "production", "champion")]  # fmt: skip
+        for version, action, status, alias in steps:
+            apply_transition(
+                con, actor=ADMIN, model_name="toy", model_version=version, action=action,
+                to_status=status, alias=alias, rationale="hot swap test",
+            )  # fmt: skip
+    return time.monotonic()
+
+
+def _swap_time(load: Load, committed: float, until: float, version: str) -> float:
+    """Seconds from the commit until the last request sent after it (and before `until`) that
+    still got another version (0 when none did)."""
+    stale = [s for s, _, _, got, _ in load.results if committed < s < until and got != version]
+    return max(stale, default=committed) - committed
+
+
+def test_hot_swap_under_load_within_2_s_without_errors(served: Store) -> None:
+    token = key(served)
+    with gateway(served.home, workers=2) as gw:
+        load = Load(gw.url, token, rows(3))
+        with load.running():
+            time.sleep(1.5)
+            approved = _promote(served, "2", "1")
+            time.sleep(SWAP_BUDGET_S + 1.5)
+            rolled_back = _promote(served, "2", "1", rollback=True)
+            time.sleep(SWAP_BUDGET_S + 1.5)
+        assert load.failures == []
+        assert {status for _, _, status, _, _ in load.results} == {200}
+        after_approve = [r for r in load.results if approved + SWAP_BUDGET_S < r[0] < rolled_back]
+        after_rollback = [r for r in load.results if r[0] > rolled_back + SWAP_BUDGET_S]
+        assert after_approve and {r[3] for r in after_approve} == {"2"}
+        assert after_rollback and {r[3] for r in after_rollback} == {"1"}
+        swaps = (
+            _swap_time(load, approved, rolled_back, "2"),
+            _swap_time(load, rolled_back, float("inf"), "1"),
+        )
+        print(f"swap times after approve and rollback: {swaps[0]:.2f} s, {swaps[1]:.2f} s")
+        assert max(swaps) < SWAP_BUDGET_S
+        before = [r for r in load.results if r[0] < approved]
+        assert {r[3] for r in before} == {"1"} and len(load.results) > 100
+
+
+def test_serving_goes_on_while_the_store_is_locked_or_gone(served: Store) -> None:
+    token = key(served)
+    with gateway(served.home, workers=1) as gw:
+        load = Load(gw.url, token, rows(2), clients=2)
+        with load.running():
+            with served.transaction() as con:  # another process holds the store for 3 s
+                con.execute("SELECT 1")
+                time.sleep(3)
+            moved = served.home.parent / "moved-away"
+            shutil.move(served.db_path, moved)  # the store disappears
+            time.sleep(2)
+            shutil.move(moved, served.db_path)
+        assert load.failures == [] and {r[2] for r in load.results} == {200}
+        assert {r[3] for r in load.results} == {"1"} and len(load.results) > 50
+
+
+def test_kill_9_of_a_worker_loses_only_unanswered_requests(served: Store) -> None:
+    token = key(served)
+    with gateway(served.home, workers=2) as gw:
+        load = Load(gw.url, token, rows(2))
+        with load.running():
+            time.sleep(1.5)
+            victim = min(gw.worker_pids())
+            os.kill(victim, signal.SIGKILL)
+            time.sleep(3)
+    answered = {pid for _, _, status, _, ids in load.results if status == 200 for pid in ids}
+    assert len(answered) > 100
+    deadline = time.monotonic() + 30
+    while True:
+        with served.connect() as con:
+            stored = {r[0] for r in con.execute("SELECT prediction_id FROM log_toy").fetchall()}
+        if answered <= stored or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert answered - stored == set()
+    assert not list((served.home / "spool").glob("*/*.open"))

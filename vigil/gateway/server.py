@@ -1,0 +1,86 @@
+"""Start the gateway: publish the serving state, run the control loop, run uvicorn's workers.
+
+The control loop (publisher + spool ingester) lives in this, the parent process; the N
+uvicorn workers share nothing but the published state files and their own spool files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import uvicorn
+
+from vigil.core import settings
+from vigil.core.errors import StoreBusyError, VigilError
+from vigil.core.serve import snapshot
+from vigil.core.serve.control import ControlLoop
+from vigil.core.store.connection import Store
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    poll_s: float | None = None
+
+
+def tls_files() -> tuple[str | None, str | None]:
+    """Certificate and key from settings; both or neither."""
+    cert = settings.get("gateway_tls_cert").strip() or None
+    key = settings.get("gateway_tls_key").strip() or None
+    if (cert is None) != (key is None):
+        raise VigilError(
+            "TLS needs both VIGIL_GATEWAY_TLS_CERT and VIGIL_GATEWAY_TLS_KEY (PEM files); "
+            "set both, or neither for plain HTTP on a trusted network."
+        )
+    for path in (cert, key):
+        if path is not None and not os.path.isfile(path):
+            raise VigilError(f"TLS file {path} does not exist.")
+    return cert, key
+
+
+def first_publication(store: Store) -> snapshot.ServingState:
+    """Publish before serving; a busy store is fine if an earlier state exists."""
+    try:
+        return snapshot.publish(store, timeout_s=10)
+    except StoreBusyError:
+        earlier = snapshot.read(snapshot.serving_dir(store))
+        if earlier is None:
+            raise
+        return earlier
+
+
+def run(store: Store, options: ServerOptions) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    cert, key = tls_files()
+    state = first_publication(store)
+    scheme = "https" if cert else "http"
+    served = ", ".join(f"{n} {m.champion.version}" for n, m in state.models.items()) or "none yet"
+    print(
+        f"Gateway: {scheme}://{options.host}:{options.port}/v1/models/<model>/predict "
+        f"({options.workers} worker(s); champions: {served}); docs at /docs",
+        flush=True,
+    )
+    os.environ[settings.SETTINGS["home"].env] = str(store.home)  # the workers' store
+    poll = options.poll_s if options.poll_s is not None else float(settings.get("gateway_poll_s"))
+    control = ControlLoop(store, poll)
+    control.start()
+    try:
+        uvicorn.run(
+            "vigil.gateway.app:create_app",
+            factory=True,
+            host=options.host,
+            port=options.port,
+            workers=options.workers,
+            ssl_certfile=cert,
+            ssl_keyfile=key,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        control.stop()
+    return 0
