@@ -259,7 +259,7 @@ def phase_drift(home: Path, rows: int, *, cold: bool) -> dict:
     drift_report(store, _selection(), granularity="day", multivariate=False)
     out["drift_without_multivariate_s"] = time.perf_counter() - started
     try:
-        from vigil.core.monitor import performance  # another engineer's module, optional
+        from vigil.core.monitor.performance import report as performance
     except ImportError:
         out["performance"] = "core.performance not present"
         return out

@@ -15,12 +15,14 @@ from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
 from vigil.app.ui import PLOT_LAYOUT, percent, selection_caption
 from vigil.core.errors import VigilError
-from vigil.core.monitor import estimation, performance
-from vigil.core.monitor.performance import (
+from vigil.core.monitor import estimation
+from vigil.core.monitor.performance.concept import ConceptDriftReport, concept_drift
+from vigil.core.monitor.performance.report import performance_report
+from vigil.core.monitor.performance.results import (
     BINARY,
     CI_METHOD,
+    HIGHER_IS_BETTER,
     METRIC_LABELS,
-    ConceptDriftReport,
     PerformanceReport,
     WindowPerformance,
 )
@@ -62,7 +64,7 @@ def _header(ctx: PageContext, report: PerformanceReport, metric: str) -> None:
         delta=None
         if validation is None or estimate.value is None
         else f"{estimate.value - validation:+.3f} vs validation",
-        delta_color="normal" if performance.HIGHER_IS_BETTER[metric] else "inverse",
+        delta_color="normal" if HIGHER_IS_BETTER[metric] else "inverse",
         help=interval,
     )
     cols[1].metric(
@@ -337,6 +339,7 @@ def _calibration(report: PerformanceReport) -> None:
 
 
 def render(ctx: PageContext) -> None:
+    assert ctx.version is not None  # PAGE.needs_model: the navigation guarantees a version
     st.title(f"Performance · {ctx.model_name} {ctx.version.model_version}")
     st.caption(selection_caption(ctx))
     if ctx.selection is None:
@@ -344,16 +347,19 @@ def render(ctx: PageContext) -> None:
         return
     try:
         report: PerformanceReport = cached(
-            performance.performance_report, ctx.store, ctx.selection, ctx.granularity
+            performance_report, ctx.store, ctx.selection, ctx.granularity
         )
     except VigilError as err:
         st.error(str(err))
         st.stop()
-    metric = st.selectbox(
-        "Metric",
-        report.metric_names,
-        format_func=METRIC_LABELS.get,
-        key="performance_metric",
+    metric: str = (
+        st.selectbox(
+            "Metric",
+            list(report.metric_names),
+            format_func=lambda name: METRIC_LABELS[name],
+            key="performance_metric",
+        )
+        or report.metric_names[0]
     )
     estimates = None
     if report.task == BINARY:
@@ -393,7 +399,7 @@ def render(ctx: PageContext) -> None:
         )
         try:
             concept: ConceptDriftReport = cached(
-                performance.concept_drift,
+                concept_drift,
                 ctx.store,
                 ctx.selection,
                 ctx.granularity,

@@ -17,7 +17,8 @@ from vigil.core.errors import VigilError
 from vigil.core.explain import attribution as explain
 from vigil.core.govern import gates, signoff
 from vigil.core.govern import workflow as governance
-from vigil.core.monitor import fairness, performance
+from vigil.core.monitor import fairness
+from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.selection import Selection
 from vigil.core.registry.versions import STATUS_LABELS
 
@@ -211,7 +212,7 @@ def _live(
         if count["predictions"]:
             try:
                 report = cached(
-                    performance.performance_report,
+                    performance_report,
                     ctx.store,
                     Selection(ctx.model_name, count["model_version"], start, end),
                     "week",

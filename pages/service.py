@@ -86,7 +86,7 @@ def _latency_chart(report: ServiceReport) -> None:
     st.plotly_chart(figure, width="stretch", key="service_latency_chart")
 
 
-def _row(label: str, w: ServiceWindow) -> dict:
+def _row(label: str, w: ServiceWindow) -> dict[str, object]:
     return {
         "window": label,
         "predictions": w.predictions,
@@ -104,6 +104,7 @@ def _row(label: str, w: ServiceWindow) -> dict:
 
 
 def render(ctx: PageContext) -> None:
+    assert ctx.version is not None  # PAGE.needs_model: the navigation guarantees a version
     st.title(f"Service health · {ctx.model_name} {ctx.version.model_version}")
     st.caption(selection_caption(ctx))
     if ctx.selection is None:

@@ -21,16 +21,18 @@ import duckdb
 from vigil.core.errors import VigilError
 from vigil.core.govern import audit
 from vigil.core.govern.auth import User, require
-from vigil.core.monitor.performance import (
+from vigil.core.monitor.performance.report import (
+    compute_windows,
+    performance_report,
+    validation_metrics,
+)
+from vigil.core.monitor.performance.results import (
     BINARY,
     BINARY_METRICS,
     HIGHER_IS_BETTER,
     METRIC_LABELS,
     REGRESSION,
     REGRESSION_METRICS,
-    compute_windows,
-    performance_report,
-    validation_metrics,
 )
 from vigil.core.monitor.selection import Selection, data_range
 from vigil.core.monitor.service import service_report

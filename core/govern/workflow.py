@@ -433,13 +433,13 @@ def live_performance(
     """Realised metrics per version on labelled traffic in the window, from core.performance
     when this build has it; a note instead of numbers where it cannot say."""
     try:
-        from vigil.core.monitor import performance
+        from vigil.core.monitor.performance.report import performance_report
     except ImportError:
         return {"note": "core.performance is not part of this build"}
     out: dict[str, Any] = {}
     for name in versions:
         try:
-            report = performance.performance_report(
+            report = performance_report(
                 store, Selection(model_name, name, start, end), "week", intervals=False
             )
         except VigilError as err:

@@ -2,7 +2,7 @@
 have not arrived yet.
 
 How: calibrate the model's scores on a labelled baseline with isotonic regression
-(core.performance.Baseline: a labelled early production period, or the reference data),
+(core.monitor.performance.baseline: a labelled early production period, or the reference data),
 then treat each calibrated score c as the probability that the row is positive. A row
 predicted positive (score >= threshold) adds c to the expected true positives and 1 - c to
 the expected false positives; a row predicted negative adds c to the expected false
@@ -19,26 +19,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import duckdb
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
 from vigil.core.errors import VigilError
-from vigil.core.monitor.performance import (
-    BINARY,
-    MIN_LABELS,
-    Baseline,
-    Estimate,
-    baseline_scores,
-    default_baseline,
-    performance_report,
-    wilson,
-    window_expr,
-)
+from vigil.core.monitor.performance.baseline import Baseline, baseline_scores, default_baseline
+from vigil.core.monitor.performance.metrics import FloatArray
+from vigil.core.monitor.performance.report import decision_threshold, performance_report
+from vigil.core.monitor.performance.results import BINARY, MIN_LABELS, WindowPerformance
 from vigil.core.monitor.selection import Selection, log_table
+from vigil.core.monitor.windows import Granularity, Windowing
 from vigil.core.registry.versions import ModelVersion, get_version
+from vigil.core.stats.intervals import Estimate, wilson
 from vigil.core.store.connection import Store
 
 ESTIMATED_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
@@ -55,14 +49,14 @@ class Calibrator:
     x: tuple[float, ...]
     y: tuple[float, ...]
 
-    def __call__(self, scores: np.ndarray) -> np.ndarray:
+    def __call__(self, scores: FloatArray) -> FloatArray:
         # IsotonicRegression(out_of_bounds="clip").predict is linear interpolation between its
         # thresholds, clipped at the ends: np.interp does exactly that.
-        return np.interp(np.asarray(scores, dtype=float), self.x, self.y)
+        return np.asarray(np.interp(np.asarray(scores, dtype=float), self.x, self.y), dtype=float)
 
 
 def fit_calibrator(
-    *, scores: np.ndarray, positives: np.ndarray, negatives: np.ndarray
+    *, scores: FloatArray, positives: FloatArray, negatives: FloatArray
 ) -> Calibrator:
     """Weighted isotonic regression of outcome on score over the score table's cells."""
     x = np.concatenate([scores, scores])
@@ -90,7 +84,7 @@ class ExpectedConfusion:
 
 
 def expected_metrics(
-    *, scores: np.ndarray, counts: np.ndarray, calibrated: np.ndarray, threshold: float
+    *, scores: FloatArray, counts: FloatArray, calibrated: FloatArray, threshold: float
 ) -> tuple[ExpectedConfusion, dict[str, float | None]]:
     """CBPE's expected confusion matrix and metrics for one window's (score, count) table.
 
@@ -148,14 +142,16 @@ class EstimationReport:
 
 
 def _window_score_counts(
-    con: duckdb.DuckDBPyConnection, selection: Selection, granularity: str
-) -> dict[Any, tuple[np.ndarray, np.ndarray]]:
+    con: duckdb.DuckDBPyConnection, selection: Selection, windowing: Windowing
+) -> dict[dt.datetime, tuple[FloatArray, FloatArray]]:
     """Per window: distinct scores (ascending) and how many status-'ok' predictions had each,
     labelled or not."""
     where, params = selection.where("l")
+    listed = windowing.windows(con, selection) if windowing.every is not None else []
     frame = con.execute(
         f"""
-        SELECT {window_expr(granularity)} AS w, l.prediction AS score, count(*) AS n
+        SELECT {windowing.key_sql("l.served_at", listed)} AS w, l.prediction AS score,
+               count(*) AS n
         FROM {log_table(con, selection.model_name)} AS l
         WHERE {where} AND l.status = 'ok' AND l.prediction IS NOT NULL
         GROUP BY ALL ORDER BY w, score
@@ -178,10 +174,42 @@ def calibrator_for(
     return fit_calibrator(scores=scores, positives=pos, negatives=neg), int(pos.sum() + neg.sum())
 
 
+def _estimated_window(
+    start: dt.datetime,
+    scores: FloatArray,
+    counts: FloatArray,
+    calibrator: Calibrator,
+    threshold: float,
+    real: WindowPerformance | None,
+    min_labels: int,
+) -> EstimatedWindow:
+    confusion, metrics = expected_metrics(
+        scores=scores, counts=counts, calibrated=calibrator(scores), threshold=threshold
+    )
+    n = float(counts.sum())
+    estimated: dict[str, Estimate] = {name: Estimate(metrics[name]) for name in metrics}
+    # Sampling error only (NannyML's bands): the Wilson interval of the expected counts.
+    estimated["accuracy"] = wilson(confusion.tp + confusion.tn, n)
+    estimated["precision"] = wilson(confusion.tp, confusion.tp + confusion.fp)
+    estimated["recall"] = wilson(confusion.tp, confusion.tp + confusion.fn)
+    return EstimatedWindow(
+        start=start,
+        predictions=int(n),
+        labelled=0 if real is None else real.labelled,
+        confusion=confusion,
+        estimated=tuple((m, estimated[m]) for m in ESTIMATED_METRICS),
+        realised=(
+            tuple((m, real.metric(m)) for m in ESTIMATED_METRICS)
+            if real is not None and real.labelled >= min_labels
+            else ()
+        ),
+    )
+
+
 def estimate_performance(
     store: Store,
     selection: Selection,
-    granularity: str = "week",
+    granularity: Granularity = "week",
     *,
     baseline: Baseline | None = None,
     min_labels: int = MIN_LABELS,
@@ -197,45 +225,25 @@ def estimate_performance(
         if baseline is None:
             baseline = default_baseline(con, version, selection.segment)
         calibrator, baseline_rows = calibrator_for(con, version, baseline, selection)
-        tables = _window_score_counts(con, selection, granularity)
-    threshold = 0.5 if version.decision_threshold is None else version.decision_threshold
+        tables = _window_score_counts(con, selection, Windowing.of(granularity))
+    threshold = decision_threshold(version)
     # realised point values only (no bootstrap): the Performance report carries the intervals
     realised = {
         w.start: w
         for w in performance_report(store, selection, granularity, intervals=False).windows
     }
-    windows = []
-    for start, (scores, counts) in tables.items():
-        confusion, metrics = expected_metrics(
-            scores=scores, counts=counts, calibrated=calibrator(scores), threshold=threshold
+    windows = tuple(
+        _estimated_window(
+            start, scores, counts, calibrator, threshold, realised.get(start), min_labels
         )
-        n = float(counts.sum())
-        estimated: dict[str, Estimate] = {name: Estimate(metrics[name]) for name in metrics}
-        # Sampling error only (NannyML's bands): the Wilson interval of the expected counts.
-        estimated["accuracy"] = wilson(confusion.tp + confusion.tn, n)
-        estimated["precision"] = wilson(confusion.tp, confusion.tp + confusion.fp)
-        estimated["recall"] = wilson(confusion.tp, confusion.tp + confusion.fn)
-        real = realised.get(start)
-        windows.append(
-            EstimatedWindow(
-                start=start,
-                predictions=int(n),
-                labelled=0 if real is None else real.labelled,
-                confusion=confusion,
-                estimated=tuple((m, estimated[m]) for m in ESTIMATED_METRICS),
-                realised=(
-                    tuple((m, real.metric(m)) for m in ESTIMATED_METRICS)
-                    if real is not None and real.labelled >= min_labels
-                    else ()
-                ),
-            )
-        )
+        for start, (scores, counts) in tables.items()
+    )
     return EstimationReport(
         selection=selection,
-        granularity=granularity,
+        granularity=str(granularity),
         threshold=threshold,
         baseline=baseline,
         baseline_rows=baseline_rows,
         min_labels=min_labels,
-        windows=tuple(windows),
+        windows=windows,
     )

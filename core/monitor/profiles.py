@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -76,6 +77,12 @@ def profiled_columns(version: ModelVersion) -> tuple[ProfiledColumn, ...]:
     return tuple(columns)
 
 
+def _scalar(con: duckdb.DuckDBPyConnection, query: str, params: list[Any]) -> Any:
+    """The first column of the first row (aggregates always return one row)."""
+    row = con.execute(query, params).fetchone()
+    return None if row is None else row[0]
+
+
 def _key(version: ModelVersion) -> list[str]:
     return [version.model_name, version.model_version]
 
@@ -98,7 +105,7 @@ def _insert_profiles(
     scope: str,
     source: str,
     day_sql: str,
-    params: list,
+    params: list[Any],
 ) -> None:
     """Insert value counts, categories, bins and column stats for rows of `source`.
 
@@ -175,10 +182,11 @@ def ensure_reference_profile(con: duckdb.DuckDBPyConnection, version: ModelVersi
     for column in profiled_columns(version):
         if column.kind != "num":
             continue
-        cuts = con.execute(
+        cuts = _scalar(
+            con,
             f"SELECT quantile_cont({column.value_sql}, {quantiles}) FROM {source}",
             [version.model_version],
-        ).fetchone()[0]
+        )
         edges = sorted({float(c) for c in cuts or [] if c is not None})
         con.execute("INSERT INTO reference_bins VALUES (?, ?, ?, ?)", [*key, column.name, edges])
     _insert_profiles(
@@ -189,18 +197,19 @@ def ensure_reference_profile(con: duckdb.DuckDBPyConnection, version: ModelVersi
         day_sql="NULL::DATE",
         params=[version.model_version],
     )
-    rows = con.execute(f"SELECT count(*) FROM {source}", [version.model_version]).fetchone()[0]
+    rows = _scalar(con, f"SELECT count(*) FROM {source}", [version.model_version])
     con.execute("INSERT INTO profile_references VALUES (?, ?, ?, now()::TIMESTAMP)", [*key, rows])
     return True
 
 
 def dirty_days(con: duckdb.DuckDBPyConnection, version: ModelVersion) -> list[dt.date]:
     """Days holding rows of the version with a batch_id newer than any profiled one."""
-    watermark = con.execute(
+    watermark = _scalar(
+        con,
         "SELECT coalesce(max(max_batch_id), -1) FROM profile_days "
         "WHERE model_name = ? AND model_version = ?",
         _key(version),
-    ).fetchone()[0]
+    )
     rows = con.execute(
         f"SELECT DISTINCT CAST(date_trunc('day', served_at) AS DATE) AS day "
         f"FROM {log_table(con, version.model_name)} WHERE model_version = ? AND batch_id > ? "

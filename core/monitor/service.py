@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from vigil.core.monitor.performance import Estimate, wilson
 from vigil.core.monitor.selection import Selection, log_table
-from vigil.core.monitor.windows import calendar_start, calendar_windows, window_start_sql
+from vigil.core.monitor.windows import Granularity, Windowing
+from vigil.core.stats.intervals import Estimate, wilson
 from vigil.core.store.connection import Store
 
 QUANTILES = (0.5, 0.95, 0.99)
+AGGREGATES = f"""
+    count(*) AS n,
+    count(*) FILTER (WHERE l.status IS DISTINCT FROM 'ok') AS errors,
+    quantile_cont(l.latency_ms, [{", ".join(str(q) for q in QUANTILES)}]) AS q,
+    avg(l.latency_ms) AS mean_latency
+"""
 
 
 @dataclass(frozen=True)
@@ -46,32 +53,46 @@ class ServiceReport:
     overall: ServiceWindow
 
 
-def _hours(start: dt.datetime, end: dt.datetime) -> float:
-    return (end - start).total_seconds() / 3600.0
+def _service_window(
+    start: dt.datetime, end: dt.datetime, row: tuple[Any, ...] | None, peak: int
+) -> ServiceWindow:
+    n, errors, q, mean = row if row is not None else (0, 0, None, None)
+    q = q or [None] * len(QUANTILES)
+    hours = (end - start).total_seconds() / 3600.0
+    return ServiceWindow(
+        start=start,
+        end=end,
+        predictions=int(n or 0),
+        errors=int(errors or 0),
+        error_rate=wilson(int(errors or 0), int(n or 0)),
+        per_hour=(n or 0) / hours if hours > 0 else None,
+        peak_per_hour=peak,
+        latency_p50=q[0],
+        latency_p95=q[1],
+        latency_p99=q[2],
+        latency_mean=mean,
+    )
 
 
-def service_report(store: Store, selection: Selection, granularity: str = "day") -> ServiceReport:
+def service_report(
+    store: Store, selection: Selection, granularity: Granularity = "day"
+) -> ServiceReport:
     """Throughput, errors and latency per window (empty windows included) and overall."""
+    windowing = Windowing.of(granularity)
     where, params = selection.where("l")
     with store.connect() as con:
         table_sql = log_table(con, selection.model_name)
-        windows = calendar_windows(con, granularity, selection.start, selection.end)
-        w_sql = window_start_sql(granularity, "l.served_at")
-        aggregates = f"""
-            count(*) AS n,
-            count(*) FILTER (WHERE l.status IS DISTINCT FROM 'ok') AS errors,
-            quantile_cont(l.latency_ms, [{", ".join(str(q) for q in QUANTILES)}]) AS q,
-            avg(l.latency_ms) AS mean_latency
-        """
+        windows = windowing.windows(con, selection)
+        w_sql = windowing.key_sql("l.served_at", windows)
         per_window = {
             r[0]: r[1:]
             for r in con.execute(
-                f"SELECT {w_sql} AS w, {aggregates} FROM {table_sql} AS l WHERE {where} GROUP BY w",
+                f"SELECT {w_sql} AS w, {AGGREGATES} FROM {table_sql} AS l WHERE {where} GROUP BY w",
                 params,
             ).fetchall()
         }
         overall_row = con.execute(
-            f"SELECT {aggregates} FROM {table_sql} AS l WHERE {where}", params
+            f"SELECT {AGGREGATES} FROM {table_sql} AS l WHERE {where}", params
         ).fetchone()
         peaks = {
             r[0]: int(r[1])
@@ -85,29 +106,13 @@ def service_report(store: Store, selection: Selection, granularity: str = "day")
                 params,
             ).fetchall()
         }
-
-    def build(start: dt.datetime, end: dt.datetime, row, peak: int) -> ServiceWindow:
-        n, errors, q, mean = row if row is not None else (0, 0, None, None)
-        q = q or [None] * len(QUANTILES)
-        hours = _hours(start, end)
-        return ServiceWindow(
-            start=start,
-            end=end,
-            predictions=int(n or 0),
-            errors=int(errors or 0),
-            error_rate=wilson(int(errors or 0), int(n or 0)),
-            per_hour=(n or 0) / hours if hours > 0 else None,
-            peak_per_hour=peak,
-            latency_p50=q[0],
-            latency_p95=q[1],
-            latency_p99=q[2],
-            latency_mean=mean,
-        )
-
-    # Window keys in SQL are unclipped calendar starts; calendar_windows clips the first one.
     result = []
     for window in windows:
-        key = calendar_start(window.start, granularity)
-        result.append(build(window.start, window.end, per_window.get(key), peaks.get(key, 0)))
-    overall = build(selection.start, selection.end, overall_row, max(peaks.values(), default=0))
-    return ServiceReport(selection, granularity, tuple(result), overall)
+        key = windowing.key(window)
+        result.append(
+            _service_window(window.start, window.end, per_window.get(key), peaks.get(key, 0))
+        )
+    overall = _service_window(
+        selection.start, selection.end, overall_row, max(peaks.values(), default=0)
+    )
+    return ServiceReport(selection, str(granularity), tuple(result), overall)

@@ -1,22 +1,39 @@
-"""Time windows: a range cut into days, weeks (ISO, Monday first) or months, or every N predictions.
+"""Time windows, defined once for every area: calendar days, weeks (ISO, Monday first) or
+months, every N predictions, or the whole range as one window.
 
-Window starts are computed in DuckDB with date_trunc on UTC timestamps, so a window in
-Python and a window in SQL are the same window. Windows are clipped to the selection: the
-first and last windows may be partial.
+`Windowing` is the one object drift, performance, fairness, service health and the alerts
+use to cut a selection into windows. It lists the windows (`windows`), emits the SQL that
+maps a row's timestamp to its window key (`key_sql`), and gives the same key for a window in
+Python (`key`), so a window in Python and a window in SQL are the same window. Calendar
+starts come from DuckDB's date_trunc on UTC timestamps. Windows are clipped to the
+selection: the first and last ones may be partial, while their keys stay the unclipped
+calendar starts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 import duckdb
 
 from vigil.core.errors import VigilError
+from vigil.core.monitor.selection import Selection, log_table
 from vigil.core.store.sql import quote_ident
 
-CALENDAR_GRANULARITIES = ("day", "week", "month")
-Granularity = str | int  # "day" | "week" | "month", or N: every N predictions
+
+class Calendar(StrEnum):
+    DAY = "day"
+    WEEK = "week"  # ISO: Monday first
+    MONTH = "month"
+
+
+CALENDAR_GRANULARITIES: tuple[str, ...] = tuple(c.value for c in Calendar)
+Granularity = str | int  # as a user gives it: "day" | "week" | "month", or N predictions
+WHOLE_RANGE_KEY = dt.datetime(1970, 1, 1)  # the key of the one window of a whole range
 
 
 @dataclass(frozen=True)
@@ -40,7 +57,7 @@ class Window:
 def parse_granularity(text: str | int) -> Granularity:
     """'day' | 'week' | 'month' | a positive integer N (every N predictions)."""
     if isinstance(text, int):
-        value: Granularity = text
+        value = text
     elif str(text).strip().lower() in CALENDAR_GRANULARITIES:
         return str(text).strip().lower()
     else:
@@ -54,6 +71,76 @@ def parse_granularity(text: str | int) -> Granularity:
     if value <= 0:
         raise VigilError(f"A window needs at least one prediction; got {value}.")
     return value
+
+
+@dataclass(frozen=True)
+class Windowing:
+    """How a selection is cut: `calendar` windows, or windows of `every` N predictions, or
+    (neither) the whole range as one window."""
+
+    calendar: Calendar | None = None
+    every: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.calendar is not None and self.every is not None:
+            raise VigilError("A windowing is either calendar windows or N predictions, not both.")
+        if self.every is not None and self.every <= 0:
+            raise VigilError(f"A window needs at least one prediction; got {self.every}.")
+
+    @classmethod
+    def of(cls, granularity: Granularity | None) -> Windowing:
+        """From what a user or a page gives: 'day' | 'week' | 'month' | N | None (whole range)."""
+        if granularity is None:
+            return cls()
+        parsed = parse_granularity(granularity)
+        if isinstance(parsed, int):
+            return cls(every=parsed)
+        return cls(calendar=Calendar(parsed))
+
+    @property
+    def whole(self) -> bool:
+        return self.calendar is None and self.every is None
+
+    @property
+    def granularity(self) -> Granularity | None:
+        """Back to the user's terms: 'day', N, or None for the whole range."""
+        return self.every if self.calendar is None else self.calendar.value
+
+    @property
+    def label(self) -> str:
+        if self.calendar is not None:
+            return f"one per {self.calendar.value}"
+        if self.every is not None:
+            return f"one per {self.every:,} predictions"
+        return "the whole range"
+
+    def windows(self, con: duckdb.DuckDBPyConnection, selection: Selection) -> list[Window]:
+        """The selection's windows in time order (calendar windows include empty ones)."""
+        if self.calendar is not None:
+            return calendar_windows(con, self.calendar, selection.start, selection.end)
+        if self.every is not None:
+            where, params = selection.where()
+            return count_windows(
+                con, log_table(con, selection.model_name), where, params, self.every
+            )
+        return [Window(selection.start, selection.end)]
+
+    def key_sql(self, column: str = "served_at", windows: Sequence[Window] = ()) -> str:
+        """SQL mapping a timestamp (or date) column to its window key; windows of N
+        predictions need the `windows` listed by `windows()`."""
+        if self.calendar is not None:
+            return window_start_sql(self.calendar, column)
+        if self.every is not None:
+            return windows_sql(windows, column)
+        return f"TIMESTAMP '{WHOLE_RANGE_KEY:%Y-%m-%d %H:%M:%S}'"
+
+    def key(self, window: Window) -> dt.datetime:
+        """The key `key_sql` gives the rows of `window`."""
+        if self.calendar is not None:
+            return calendar_start(window.start, self.calendar)
+        if self.every is not None:
+            return window.start
+        return WHOLE_RANGE_KEY
 
 
 def calendar_start(moment: dt.datetime, granularity: str) -> dt.datetime:
@@ -93,7 +180,7 @@ def calendar_windows(
 
 
 def count_windows(
-    con: duckdb.DuckDBPyConnection, table: str, where: str, params: list, every: int
+    con: duckdb.DuckDBPyConnection, table: str, where: str, params: list[Any], every: int
 ) -> list[Window]:
     """Windows of `every` consecutive predictions (by served_at) among the rows `where` selects.
 
@@ -110,7 +197,7 @@ def count_windows(
         """,
         params,
     ).fetchall()
-    starts = sorted({r[0] for r in rows})
+    starts: list[dt.datetime] = sorted({r[0] for r in rows})
     if not starts:
         return []
     last = max(r[1] for r in rows) + dt.timedelta(microseconds=1)
@@ -118,7 +205,7 @@ def count_windows(
     return [Window(s, e) for s, e in zip(starts, ends, strict=True)]
 
 
-def windows_sql(windows: list[Window], column: str = "served_at") -> str:
+def windows_sql(windows: Sequence[Window], column: str = "served_at") -> str:
     """SQL mapping a timestamp to the start of its window among arbitrary `windows`."""
     if not windows:
         return "NULL::TIMESTAMP"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from vigil.core.errors import VigilError
 from vigil.core.monitor.drift import drift_report
 from vigil.core.monitor.fairness import fairness_report
-from vigil.core.monitor.performance import HIGHER_IS_BETTER, METRIC_LABELS, performance_report
+from vigil.core.monitor.performance.report import performance_report
+from vigil.core.monitor.performance.results import HIGHER_IS_BETTER, METRIC_LABELS
 from vigil.core.monitor.selection import Selection
 from vigil.core.store.connection import Store
 from vigil.core.views.overview import AreaStatus

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.app.helpers import run_page, texts
-from vigil.core.monitor import estimation, performance
+from vigil.core.monitor import estimation
+from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.selection import Selection
 from vigil.core.store.connection import Store
 
@@ -17,7 +18,7 @@ def test_performance_page_shows_core_numbers(demo_store: Store) -> None:
     at = run_page(demo_store, "performance", user="vic")
     assert not at.exception, at.exception
     assert at.title[0].value == "Performance · credit-risk 1.0"
-    report = performance.performance_report(demo_store, SELECTION, "week")
+    report = performance_report(demo_store, SELECTION, "week")
     shown = {m.label: m.value for m in at.metric}
     assert shown["ROC AUC (whole range)"] == f"{report.overall.value('roc_auc'):.3f}"
     assert shown["Labelled predictions"] == (

@@ -15,8 +15,11 @@ from vigil.core.alerts import engine as alerts
 from vigil.core.errors import PermissionDenied
 from vigil.core.govern import audit
 from vigil.core.govern.auth import User
-from vigil.core.monitor import performance, service
+from vigil.core.monitor import service
+from vigil.core.monitor.performance.report import performance_report, validation_metrics
+from vigil.core.monitor.performance.results import MIN_LABELS
 from vigil.core.monitor.selection import Segment, Selection
+from vigil.core.monitor.windows import calendar_start
 from vigil.core.registry.versions import get_version
 from vigil.core.store.connection import Store
 
@@ -150,17 +153,17 @@ def test_unknown_rule_id(demo_copy: Store) -> None:
 def test_evaluation_uses_the_reports_numbers(with_defaults: Store) -> None:
     report = alerts.evaluate(with_defaults, "credit-risk", "1.0", as_of=AS_OF)
     selection = Selection("credit-risk", "1.0", dt.datetime(2026, 8, 26), dt.datetime(2026, 11, 24))
-    weekly = {w.start: w for w in performance.performance_report(with_defaults, selection).windows}
+    weekly = {w.start: w for w in performance_report(with_defaults, selection).windows}
     daily = {w.start: w for w in service.service_report(with_defaults, selection, "day").windows}
     with with_defaults.connect() as con:
-        _, validation = performance.validation_metrics(get_version(con, "credit-risk", "1.0"))
+        _, validation = validation_metrics(get_version(con, "credit-risk", "1.0"))
     by_metric: dict[str, list[alerts.RuleResult]] = {}
     for r in report.results:
         by_metric.setdefault(r.rule.metric, []).append(r)
     for r in by_metric["accuracy"]:
-        week = weekly[service.calendar_start(r.window_start, "week")]
+        week = weekly[calendar_start(r.window_start, "week")]
         assert r.threshold == pytest.approx(validation["accuracy"] - 0.05)
-        if week.labelled < performance.MIN_LABELS:
+        if week.labelled < MIN_LABELS:
             assert r.status == "no data" and r.detail.startswith("too few labels")
         else:
             assert r.value == week.value("accuracy")
@@ -309,7 +312,7 @@ def test_performance_and_service_commands(demo_store: Store, capsys, monkeypatch
     assert main(["performance", *args, "--granularity", "month", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     selection = Selection("credit-risk", "1.0", dt.datetime(2026, 9, 1), dt.datetime(2026, 10, 1))
-    report = performance.performance_report(demo_store, selection, "month")
+    report = performance_report(demo_store, selection, "month")
     assert payload["overall"]["metrics"]["roc_auc"]["value"] == report.overall.value("roc_auc")
     assert payload["overall"]["labelled"] == report.overall.labelled
     assert main(["service", *args, "--segment", "purpose=car", "--json"]) == 0

@@ -19,7 +19,7 @@ from vigil.core.govern import audit, gates, lifecycle
 from vigil.core.govern import workflow as governance
 from vigil.core.govern.auth import User
 from vigil.core.govern.timeline import timeline
-from vigil.core.monitor import performance
+from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.selection import Selection
 from vigil.core.registry.versions import aliases, get_version, register_version
 from vigil.core.store.connection import Store
@@ -285,7 +285,7 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
     assert [t["model_version"] for t in evidence["traffic"]] == ["1.1", "1.0"]
     window = evidence["drift"]["window"]
     for name in ("1.1", "1.0"):
-        expected = performance.performance_report(
+        expected = performance_report(
             demo_copy,
             Selection(
                 MODEL,

@@ -9,9 +9,12 @@ from typing import Any
 from vigil.cli.commands.common import acting_user, add_actor_argument, print_json, store
 from vigil.core.alerts import engine as alerts
 from vigil.core.errors import VigilError
-from vigil.core.monitor import performance, service
+from vigil.core.monitor import service
+from vigil.core.monitor.performance.report import performance_report
+from vigil.core.monitor.performance.results import WindowPerformance
 from vigil.core.monitor.selection import Segment, Selection, data_range
 from vigil.core.registry import versions as registry
+from vigil.core.stats.intervals import Estimate
 from vigil.core.store.connection import Store
 
 
@@ -192,7 +195,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- performance and service
 
 
-def _estimate_dict(estimate: performance.Estimate) -> dict[str, Any]:
+def _estimate_dict(estimate: Estimate) -> dict[str, Any]:
     return {
         "value": estimate.value,
         "low": estimate.low,
@@ -201,7 +204,7 @@ def _estimate_dict(estimate: performance.Estimate) -> dict[str, Any]:
     }
 
 
-def _window_dict(w: performance.WindowPerformance) -> dict[str, Any]:
+def _window_dict(w: WindowPerformance) -> dict[str, Any]:
     return {
         "window_start": w.start,
         "predictions": w.predictions,
@@ -216,7 +219,7 @@ def _window_dict(w: performance.WindowPerformance) -> dict[str, Any]:
 def cmd_performance(args: argparse.Namespace) -> int:
     st = store()
     selection = build_selection(st, args)
-    report = performance.performance_report(st, selection, args.granularity)
+    report = performance_report(st, selection, args.granularity)
     if args.json:
         print_json(
             {

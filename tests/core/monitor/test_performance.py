@@ -28,7 +28,17 @@ from sklearn.metrics import (
 
 from tests.core.factories import register_toy
 from vigil.core.errors import VigilError
-from vigil.core.monitor import performance as perf
+from vigil.core.monitor.performance.bootstrap import bootstrap_binary
+from vigil.core.monitor.performance.concept import concept_drift
+from vigil.core.monitor.performance.report import performance_report
+from vigil.core.monitor.performance.results import (
+    BINARY_METRICS,
+    CI_METHOD,
+    MIN_LABELS,
+    PerformanceError,
+    PerformanceReport,
+    WindowPerformance,
+)
 from vigil.core.monitor.selection import Segment, Selection
 from vigil.core.store.connection import Store
 
@@ -79,7 +89,7 @@ def expected_binary(frame: pd.DataFrame, threshold: float) -> dict[str, float | 
     }
 
 
-def assert_window_matches(window: perf.WindowPerformance, raw: pd.DataFrame, threshold: float):
+def assert_window_matches(window: WindowPerformance, raw: pd.DataFrame, threshold: float):
     labelled = raw.dropna(subset=["label"])
     assert window.predictions == len(raw)
     assert window.labelled == len(labelled)
@@ -87,7 +97,7 @@ def assert_window_matches(window: perf.WindowPerformance, raw: pd.DataFrame, thr
     if labelled.empty:
         return
     expected = expected_binary(labelled, threshold)
-    for name in perf.BINARY_METRICS:
+    for name in BINARY_METRICS:
         got, want = window.value(name), expected[name]
         if want is None:
             assert got is None, name
@@ -111,8 +121,8 @@ def assert_window_matches(window: perf.WindowPerformance, raw: pd.DataFrame, thr
 
 
 @pytest.fixture(scope="module")
-def weekly(demo_store: Store) -> perf.PerformanceReport:
-    return perf.performance_report(demo_store, demo_selection(), "week")
+def weekly(demo_store: Store) -> PerformanceReport:
+    return performance_report(demo_store, demo_selection(), "week")
 
 
 def test_demo_weeks_and_whole_selection_equal_sklearn(demo_store: Store, weekly) -> None:
@@ -126,7 +136,7 @@ def test_demo_weeks_and_whole_selection_equal_sklearn(demo_store: Store, weekly)
 
 def test_segment_filter_is_respected(demo_store: Store) -> None:
     selection = demo_selection(Segment("purpose", "car"))
-    report = perf.performance_report(demo_store, selection, "month")
+    report = performance_report(demo_store, selection, "month")
     raw = raw_rows(demo_store, selection, "month")
     assert report.overall.predictions == len(raw) < weekly_total(demo_store)
     for window in report.windows:
@@ -153,7 +163,7 @@ def test_intervals_wilson_and_bootstrap(weekly) -> None:
     assert (overall.coverage.low, overall.coverage.high) == pytest.approx((ci.low, ci.high))
     for name in ("roc_auc", "f1", "log_loss", "brier", "ece"):
         estimate = overall.metric(name)
-        assert estimate.method == perf.CI_METHOD[name] == "bootstrap"
+        assert estimate.method == CI_METHOD[name] == "bootstrap"
         assert estimate.low <= estimate.value <= estimate.high, name
         # 21,956 labelled rows: the interval is narrow, and wider for one week's rows
         week = weekly.windows[3].metric(name)
@@ -166,7 +176,7 @@ def test_bootstrap_of_cells_matches_bootstrap_of_rows() -> None:
     scores = rng.choice(np.linspace(0.05, 0.95, 19), 3000)
     labels = (rng.random(3000) < scores).astype(int)
     table = pd.DataFrame({"s": scores, "y": labels}).groupby("s")["y"].agg(["sum", "count"])
-    boot = perf.bootstrap_binary(
+    boot = bootstrap_binary(
         scores=table.index.to_numpy(float),
         positives=table["sum"].to_numpy(float),
         negatives=(table["count"] - table["sum"]).to_numpy(float),
@@ -185,7 +195,7 @@ def test_bootstrap_of_cells_matches_bootstrap_of_rows() -> None:
 def test_too_few_labels_replaces_the_status(weekly) -> None:
     last_weeks = {w.start: w for w in weekly.windows}
     recent = last_weeks[dt.datetime(2026, 11, 16)]
-    assert recent.labelled < perf.MIN_LABELS
+    assert recent.labelled < MIN_LABELS
     assert recent.status == "too few labels"
     assert last_weeks[dt.datetime(2026, 11, 23)].labelled == 0
     assert last_weeks[dt.datetime(2026, 11, 23)].value("roc_auc") is None
@@ -194,15 +204,27 @@ def test_too_few_labels_replaces_the_status(weekly) -> None:
 
 def test_unknown_granularity_is_rejected(demo_store: Store) -> None:
     with pytest.raises(VigilError) as err:
-        perf.performance_report(demo_store, demo_selection(), "fortnight")
-    assert str(err.value) == ("Unknown granularity 'fortnight': use one of day, week, month.")
+        performance_report(demo_store, demo_selection(), "fortnight")
+    assert str(err.value) == (
+        "Unknown granularity 'fortnight': use day, week, month or a number of predictions per "
+        "window (e.g. 1000)."
+    )
+
+
+def test_windows_of_n_predictions_partition_the_labelled_rows(demo_store: Store) -> None:
+    """The shared windowing also cuts performance into windows of N predictions."""
+    report = performance_report(demo_store, demo_selection(), 20_000, intervals=False)
+    assert len(report.windows) > 1
+    assert [w.start for w in report.windows] == sorted(w.start for w in report.windows)
+    assert sum(w.predictions for w in report.windows) == report.overall.predictions
+    assert sum(w.labelled for w in report.windows) == report.overall.labelled
 
 
 # ---------------------------------------------------------------- concept drift on the demo
 
 
 def test_concept_drift_shows_from_late_september(demo_store: Store) -> None:
-    report = perf.concept_drift(demo_store, demo_selection(), "week", metric="accuracy")
+    report = concept_drift(demo_store, demo_selection(), "week", metric="accuracy")
     by_start = {w.start: w for w in report.windows}
     before = [w for w in report.windows if w.start < dt.datetime(2026, 9, 21)]
     after = [
@@ -231,9 +253,9 @@ def test_concept_drift_shows_from_late_september(demo_store: Store) -> None:
 
 
 def test_concept_drift_verdicts_use_the_input_drift_verdict(demo_store: Store) -> None:
-    weeks = [w.start for w in perf.performance_report(demo_store, demo_selection(), "week").windows]
+    weeks = [w.start for w in performance_report(demo_store, demo_selection(), "week").windows]
     stable_inputs = dict.fromkeys(weeks, False)
-    report = perf.concept_drift(
+    report = concept_drift(
         demo_store, demo_selection(), "week", metric="accuracy", input_drift=stable_inputs
     )
     verdicts = {w.start: w.verdict for w in report.windows}
@@ -241,7 +263,7 @@ def test_concept_drift_verdicts_use_the_input_drift_verdict(demo_store: Store) -
     assert verdicts[dt.datetime(2026, 9, 7)] == "stable"
     assert verdicts[dt.datetime(2026, 11, 23)] == "too few labels"
     drifting = dict.fromkeys(weeks, True)
-    report = perf.concept_drift(
+    report = concept_drift(
         demo_store, demo_selection(), "week", metric="accuracy", input_drift=drifting
     )
     assert {w.start: w.verdict for w in report.windows}[dt.datetime(2026, 10, 12)] == (
@@ -250,8 +272,8 @@ def test_concept_drift_verdicts_use_the_input_drift_verdict(demo_store: Store) -
 
 
 def test_concept_drift_rejects_a_metric_of_another_task(demo_store: Store) -> None:
-    with pytest.raises(perf.PerformanceError) as err:
-        perf.concept_drift(demo_store, demo_selection(), "week", metric="rmse")
+    with pytest.raises(PerformanceError) as err:
+        concept_drift(demo_store, demo_selection(), "week", metric="rmse")
     assert str(err.value) == (
         "'rmse' is not a performance metric of a binary_classification model; choose one of "
         "roc_auc, accuracy, precision, recall, f1, log_loss, brier, ece."
@@ -334,7 +356,7 @@ TOY_SELECTION = Selection("toy", "1", dt.datetime(2026, 3, 1), dt.datetime(2026,
 def test_random_binary_data_equals_sklearn(toy_stores, frame: pd.DataFrame) -> None:
     store = toy_stores["binary_classification"]
     load_rows(store, frame)
-    report = perf.performance_report(store, TOY_SELECTION, "week", min_labels=1)
+    report = performance_report(store, TOY_SELECTION, "week", min_labels=1)
     raw = raw_rows(store, TOY_SELECTION, "week")
     assert sum(w.predictions for w in report.windows) == len(raw)
     for window in report.windows:
@@ -350,7 +372,7 @@ def test_random_binary_data_equals_sklearn(toy_stores, frame: pd.DataFrame) -> N
 def test_random_regression_data_equals_sklearn(toy_stores, frame: pd.DataFrame) -> None:
     store = toy_stores["regression"]
     load_rows(store, frame)
-    report = perf.performance_report(store, TOY_SELECTION, "week", min_labels=1)
+    report = performance_report(store, TOY_SELECTION, "week", min_labels=1)
     raw = raw_rows(store, TOY_SELECTION, "week")
     for window in (*report.windows, report.overall):
         part = raw if window.start is None else raw[raw["w"] == pd.Timestamp(window.start)]

@@ -16,12 +16,12 @@ from sklearn.metrics import roc_auc_score
 
 from tests.core.factories import register_toy
 from vigil.core.monitor import estimation as est
-from vigil.core.monitor.performance import Baseline
+from vigil.core.monitor.performance.baseline import Baseline, BaselineKind
 from vigil.core.monitor.selection import Selection
 from vigil.core.store.connection import Store
 
 SELECTION = Selection("credit-risk", "1.0", dt.datetime(2026, 8, 26), dt.datetime(2026, 11, 24))
-BASELINE = Baseline("period", dt.datetime(2026, 8, 26), dt.datetime(2026, 9, 7))
+BASELINE = Baseline(BaselineKind.PERIOD, dt.datetime(2026, 8, 26), dt.datetime(2026, 9, 7))
 
 
 def per_row_expectations(scores: np.ndarray, calibrated: np.ndarray, threshold: float):
@@ -156,10 +156,12 @@ def test_default_baseline_is_the_first_four_weeks(demo_store: Store) -> None:
 @pytest.mark.parametrize(
     ("purpose", "baseline"),
     [
-        ("car", Baseline("period", dt.datetime(2026, 8, 26), dt.datetime(2026, 9, 23))),
+        ("car", Baseline(BaselineKind.PERIOD, dt.datetime(2026, 8, 26), dt.datetime(2026, 9, 23))),
         (
             "repairs",  # 191 labelled rows in its first four weeks: too few, use all segments
-            Baseline("period", dt.datetime(2026, 8, 26), dt.datetime(2026, 9, 23), False),
+            Baseline(
+                BaselineKind.PERIOD, dt.datetime(2026, 8, 26), dt.datetime(2026, 9, 23), False
+            ),
         ),
     ],
 )

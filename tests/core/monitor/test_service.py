@@ -15,6 +15,7 @@ from scipy.stats import binomtest
 from tests.core.factories import register_toy
 from vigil.core.monitor import service
 from vigil.core.monitor.selection import Segment, Selection
+from vigil.core.monitor.windows import calendar_start
 from vigil.core.store.connection import Store
 
 SELECTION = Selection("credit-risk", "1.0", dt.datetime(2026, 8, 30), dt.datetime(2026, 11, 24))
@@ -58,7 +59,7 @@ def test_demo_windows_equal_numpy(demo_store: Store, granularity: str) -> None:
     report = service.service_report(demo_store, SELECTION, granularity)
     rows = raw(demo_store, SELECTION, granularity)
     for window in report.windows:
-        key = pd.Timestamp(service.calendar_start(window.start, granularity))
+        key = pd.Timestamp(calendar_start(window.start, granularity))
         assert_matches(window, rows[rows["w"] == key])
     assert_matches(report.overall, rows)
     assert report.windows[0].start == SELECTION.start  # clipped: the month began earlier
@@ -121,7 +122,7 @@ def test_random_latencies_equal_numpy(toy_store: Store, seed: int, n: int) -> No
     report = service.service_report(toy_store, selection, "week")
     rows = raw(toy_store, selection, "week")
     for window in report.windows:
-        part = rows[rows["w"] == pd.Timestamp(service.calendar_start(window.start, "week"))]
+        part = rows[rows["w"] == pd.Timestamp(calendar_start(window.start, "week"))]
         if part["latency_ms"].notna().any() or part.empty:
             assert_matches(window, part)
     if rows["latency_ms"].notna().any():

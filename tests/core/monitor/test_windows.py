@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import duckdb
 import pytest
@@ -103,3 +104,52 @@ def test_granularity_parsing() -> None:
     assert str(err.value) == "A window needs at least one prediction; got 0."
     with pytest.raises(VigilError):
         window_start_sql("hour")
+
+
+def rows_start(rows: list[tuple[D, D]]) -> D:
+    return min(served_at for served_at, _ in rows)
+
+
+@pytest.mark.parametrize("granularity", ["day", "week", "month", 5000, None])
+def test_windowing_key_sql_and_key_agree_on_every_row(demo_store, granularity) -> None:
+    """Every logged row falls in exactly one window, and SQL keys it as Python keys that window."""
+    from vigil.core.monitor.selection import Selection, log_table
+    from vigil.core.monitor.windows import Windowing
+
+    selection = Selection("credit-risk", "1.0", D(2026, 9, 3, 12), D(2026, 10, 20))
+    windowing = Windowing.of(granularity)
+    where, params = selection.where()
+    with demo_store.connect() as con:
+        windows = windowing.windows(con, selection)
+        rows = con.execute(
+            f"SELECT served_at, {windowing.key_sql('served_at', windows)} "
+            f"FROM {log_table(con, selection.model_name)} WHERE {where}",
+            params,
+        ).fetchall()
+    # calendar windows are clipped to the range; windows of N predictions start at a row
+    assert windows[0].start == (selection.start if granularity != 5000 else rows_start(rows))
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
+    assert len(rows) > 10_000
+    for served_at, key in rows:
+        (window,) = [w for w in windows if w.start <= served_at < w.end]
+        assert key == windowing.key(window)
+    if granularity == 5000:
+        assert len({key for _, key in rows}) == len(windows) == -(-len(rows) // 5000)
+
+
+def test_windowing_parses_and_labels() -> None:
+    from vigil.core.monitor.windows import Calendar, Windowing
+
+    assert Windowing.of("Week") == Windowing(calendar=Calendar.WEEK)
+    assert Windowing.of("1000") == Windowing(every=1000)
+    assert Windowing.of(None).whole
+    assert [Windowing.of(g).label for g in ("day", 1000, None)] == [
+        "one per day",
+        "one per 1,000 predictions",
+        "the whole range",
+    ]
+    assert Windowing.of(1000).granularity == 1000 and Windowing.of("month").granularity == "month"
+    with pytest.raises(VigilError):
+        Windowing(calendar=Calendar.DAY, every=10)
+    with pytest.raises(VigilError):
+        Windowing(every=0)
