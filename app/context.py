@@ -72,7 +72,12 @@ def login(store: Store) -> User:
             submitted = st.form_submit_button("Sign in", type="primary", use_container_width=True)
         if submitted:
             try:
-                st.session_state[USER_KEY] = auth.authenticate(store, username.strip(), password)
+                st.session_state[USER_KEY] = auth.authenticate(
+                    store,
+                    username.strip(),
+                    password,
+                    client=str(st.context.ip_address or "dashboard"),
+                )
             except AuthError as err:
                 st.error(str(err))
             else:

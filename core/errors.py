@@ -43,3 +43,7 @@ class AuthError(VigilError):
 
 class PermissionDenied(VigilError):
     """The acting user's role does not allow the action."""
+
+
+class AuditKeyError(VigilError):
+    """The audit key is missing where it is required, unreadable, or not the chain's key."""

@@ -80,6 +80,47 @@ SETTINGS: dict[str, Setting] = {
         "0.5",
         "How often the gateway looks for a new registry state (and ingests its spool), seconds.",
     ),
+    "mode": Setting(
+        "VIGIL_MODE",
+        "development",
+        "development or production. In production the dashboard and every command that "
+        "changes the store refuse to run without an audit key.",
+    ),
+    "audit_key": Setting(
+        "VIGIL_AUDIT_KEY",
+        "",
+        "The audit chain's HMAC key itself (at least 32 characters); overrides the key file.",
+    ),
+    "audit_key_file": Setting(
+        "VIGIL_AUDIT_KEY_FILE",
+        "~/.config/vigil/audit.key",
+        "File holding the audit chain's HMAC key (mode 0600, outside VIGIL_HOME); "
+        "`vigil init` creates it.",
+    ),
+    "checkpoint_file": Setting(
+        "VIGIL_CHECKPOINT_FILE",
+        "",
+        "Append-only file of signed audit checkpoints (record count + head hash); empty: "
+        "checkpoints.jsonl beside the key file.",
+    ),
+    "login_free_attempts": Setting(
+        "VIGIL_LOGIN_FREE_ATTEMPTS",
+        "3",
+        "Failed sign-ins an account, a client or a pair of them may have before delays start.",
+    ),
+    "login_delay_base_s": Setting(
+        "VIGIL_LOGIN_DELAY_BASE", "1", "First sign-in delay in seconds; it doubles per failure."
+    ),
+    "login_delay_max_s": Setting(
+        "VIGIL_LOGIN_DELAY_MAX",
+        "300",
+        "Longest sign-in delay in seconds: accounts slow down but are never locked.",
+    ),
+    "login_trust_days": Setting(
+        "VIGIL_LOGIN_TRUST_DAYS",
+        "30",
+        "Days a client an account signed in from stays exempt from delays strangers cause.",
+    ),
 }
 
 

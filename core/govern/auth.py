@@ -1,18 +1,22 @@
-"""Local users, roles and permissions. Passwords are stored as salted scrypt hashes."""
+"""Local users, roles, permissions and sign-in.
+
+Passwords are Argon2id hashes (core/govern/passwords.py); repeated failures slow down per
+account and per client instead of locking anyone out (core/govern/login_throttle.py).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
+import math
 import re
-import secrets
 from dataclasses import dataclass
 
 import duckdb
 
 from vigil.core import settings
 from vigil.core.errors import AuthError, PermissionDenied
+from vigil.core.govern import audit, audit_key, login_throttle, passwords
+from vigil.core.govern.passwords import hash_password
 from vigil.core.store.connection import Store
 
 ROLES = ("viewer", "analyst", "approver", "admin")
@@ -36,9 +40,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD = 8
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+FAILED = "Unknown user name or wrong password."
+SYSTEM_ACTOR = ("vigil", "system")  # who the audit log names for what Vigil does by itself
 
 
 @dataclass(frozen=True)
@@ -55,23 +58,6 @@ class User:
         return ("an " if self.role[0] in "aeiou" else "a ") + self.role
 
 
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        _, n, r, p, salt, digest = stored.split("$")
-        candidate = hashlib.scrypt(
-            password.encode(), salt=bytes.fromhex(salt), dklen=32, n=int(n), r=int(r), p=int(p)
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(candidate.hex(), digest)
-
-
 def require(user: User, permission: str, action: str) -> None:
     """Raise PermissionDenied unless the user's role allows the permission."""
     if not user.can(permission):
@@ -82,6 +68,8 @@ def require(user: User, permission: str, action: str) -> None:
 
 
 def add_user(con: duckdb.DuckDBPyConnection, username: str, role: str, password: str) -> User:
+    """Insert a user (the caller audits it in the same transaction)."""
+    audit_key.require_audit_key()
     if not USERNAME.match(username):
         raise AuthError(
             f"User name {username!r} must be 2–32 lower-case letters, digits, '.', '_' or '-', "
@@ -106,42 +94,48 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def authenticate(store: Store, username: str, password: str) -> User:
-    """The user, if the password matches; one message for every failure so names don't leak.
+def authenticate(store: Store, username: str, password: str, client: str = "unspecified") -> User:
+    """The user, if the password matches. Every failure says the same thing and costs the same
+    time whether or not the name exists; repeated failures slow down (see login_throttle),
+    by account, by `client` (the caller's identifier: remote address, "cli") and by both."""
+    audit_key.require_audit_key()
+    policy = login_throttle.Policy.from_settings()
+    client = client.strip() or "unspecified"
 
-    After MAX_FAILURES wrong passwords in a row the account locks for LOCK_MINUTES, so a
-    password cannot be guessed by trying many."""
-    with store.transaction() as con:
+    def begin(
+        con: duckdb.DuckDBPyConnection,
+    ) -> tuple[login_throttle.Attempt, tuple[str, str, bool] | None]:
+        attempt = login_throttle.reserve(con, username, client, login_throttle.now(), policy)
         row = con.execute(
-            "SELECT role, password_hash, disabled, failed_logins, locked_until FROM users "
-            "WHERE username = ?",
-            [username],
+            "SELECT role, password_hash, disabled FROM users WHERE username = ?", [username]
         ).fetchone()
-        if row is not None and row[4] is not None and row[4] > _now():
-            raise AuthError(
-                f"Too many wrong passwords: this account is locked until {row[4]:%H:%M} UTC. "
-                "Try again then, or ask an admin."
-            )
-        if row is None or row[2] or not check_password(password, row[1]):
-            if row is not None:
-                failures = row[3] + 1
-                locked = (
-                    _now() + dt.timedelta(minutes=LOCK_MINUTES)
-                    if failures >= MAX_FAILURES
-                    else None
-                )
-                con.execute(
-                    "UPDATE users SET failed_logins = ?, locked_until = ? WHERE username = ?",
-                    [0 if locked else failures, locked, username],
-                )
-            raise_after_commit = AuthError("Unknown user name or wrong password.")
-        else:
+        return attempt, row
+
+    attempt, row = login_throttle.retrying(store, begin)
+    if not attempt.allowed:
+        raise AuthError(
+            f"Too many failed sign-ins: wait {math.ceil(attempt.wait_s)} s before trying again."
+        )
+    if row is None:
+        passwords.spend_equal_time(password)
+        raise AuthError(FAILED)
+    role, stored, disabled = row
+    checked = passwords.verify_password(password, stored)
+    if not checked.ok or disabled:
+        raise AuthError(FAILED)
+    upgraded = passwords.hash_password(password) if checked.needs_upgrade else None
+
+    def succeed(con: duckdb.DuckDBPyConnection) -> None:
+        login_throttle.record_success(con, username, client, login_throttle.now(), policy)
+        if upgraded is not None:
+            # Compare-and-set: a password reset made meanwhile wins over the upgrade.
             con.execute(
-                "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = ?",
-                [username],
+                "UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?",
+                [upgraded, username, stored],
             )
-            return User(username, row[0])
-    raise raise_after_commit
+
+    login_throttle.retrying(store, succeed)
+    return User(username, role)
 
 
 def list_users(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, dt.datetime, bool]]:
@@ -161,15 +155,25 @@ def get_user(con: duckdb.DuckDBPyConnection, username: str) -> User:
 
 def has_users(store: Store) -> bool:
     with store.connect() as con:
-        return con.execute("SELECT count(*) FROM users").fetchone()[0] > 0
+        return con.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
 
 
 def ensure_admin_from_env(store: Store) -> User | None:
-    """Create the first admin from VIGIL_ADMIN_USER / VIGIL_ADMIN_PASSWORD if none exists."""
+    """Create the first admin from VIGIL_ADMIN_USER / VIGIL_ADMIN_PASSWORD if none exists,
+    with an audit record: who may approve is a governance fact from the very first user."""
     username, password = settings.get("admin_user"), settings.get("admin_password")
     if not username or not password:
         return None
     with store.transaction() as con:
         if con.execute("SELECT 1 FROM users WHERE role = 'admin'").fetchone():
             return None
-        return add_user(con, username, "admin", password)
+        user = add_user(con, username, "admin", password)
+        audit.append(
+            con,
+            actor=SYSTEM_ACTOR[0],
+            actor_role=SYSTEM_ACTOR[1],
+            action="user_add",
+            rationale="First admin created from VIGIL_ADMIN_USER and VIGIL_ADMIN_PASSWORD.",
+            evidence={"user": username, "role": "admin", "source": "environment"},
+        )
+        return user

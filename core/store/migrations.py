@@ -12,8 +12,8 @@ from vigil.core.store.schema import (
     m002_profiles,
     m003_alerts,
     m004_governance,
+    m006_sign_in,
     m008_serving,
-    m011_evidence,
 )
 
 MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
@@ -23,8 +23,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
         m002_profiles,
         m003_alerts,
         m004_governance,
+        m006_sign_in,
         m008_serving,
-        m011_evidence,
     )
 )
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -46,7 +46,7 @@ def acting_user(args: argparse.Namespace, st: Store) -> auth.User:
     if not args.user:
         raise AuthError("This command changes the store: name the acting user with --user NAME.")
     password = os.environ.get("VIGIL_PASSWORD") or read_password(f"Password for {args.user}: ")
-    return auth.authenticate(st, args.user, password)
+    return auth.authenticate(st, args.user, password, client="cli")
 
 
 def add_range_arguments(p: argparse.ArgumentParser, *, required: bool) -> None:
