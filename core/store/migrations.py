@@ -14,6 +14,7 @@ from vigil.core.store.schema import (
     m004_governance,
     m006_sign_in,
     m008_serving,
+    m011_evidence,
 )
 
 MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
@@ -25,6 +26,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
         m004_governance,
         m006_sign_in,
         m008_serving,
+        m011_evidence,
     )
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
