@@ -20,7 +20,6 @@ from vigil.core.monitor.performance.report import performance_report, validation
 from vigil.core.monitor.performance.results import MIN_LABELS
 from vigil.core.monitor.selection import Segment, Selection
 from vigil.core.monitor.windows import calendar_start
-from vigil.core.monitor.windows import calendar_start
 from vigil.core.registry.versions import get_version
 from vigil.core.store.connection import Store
 

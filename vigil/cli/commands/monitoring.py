@@ -15,7 +15,6 @@ from vigil.core.monitor.performance.results import WindowPerformance
 from vigil.core.monitor.selection import Segment, Selection, data_range
 from vigil.core.registry import versions as registry
 from vigil.core.stats.intervals import Estimate
-from vigil.core.stats.intervals import Estimate
 from vigil.core.store.connection import Store
 
 
