@@ -16,6 +16,7 @@ from enum import StrEnum
 
 import duckdb
 
+from vigil.core.errors import UnknownModelError
 from vigil.core.evidence.common import add_months
 from vigil.core.evidence.common import today as utc_today
 from vigil.core.evidence.inventory import (
@@ -129,3 +130,13 @@ def due_reviews(
     """Models whose review is overdue or due within `within_days`: what an alert reports."""
     day = today or utc_today()
     return [i for i in calendar(store, day) if i.days_left <= within_days]
+
+
+def days_until_review(store: Store, model_name: str, as_of: dt.date | None = None) -> int:
+    """Days from `as_of` (default today, UTC) to the model's next review; negative when it is
+    overdue. The value an alert rule on review due-ness watches (`< 0`: overdue)."""
+    day = as_of or utc_today()
+    for item in calendar(store, day):
+        if item.model_name == model_name:
+            return item.days_left
+    raise UnknownModelError(f"Model '{model_name}' is not registered.")

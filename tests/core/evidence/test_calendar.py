@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import DEMO_END
 from tests.core.factories import register_toy
-from vigil.core.errors import PermissionDenied
+from vigil.core.errors import PermissionDenied, UnknownModelError
 from vigil.core.evidence import calendar, inventory, policy
 from vigil.core.evidence.calendar import ReviewState
 from vigil.core.evidence.common import EvidenceError, add_months
@@ -143,3 +143,12 @@ def test_policy_changes_are_restricted_and_bounded(demo_copy: Store) -> None:
     with demo_copy.connect() as con:
         [record] = audit.query(con, audit.AuditFilter(action="set_log_retention"))
     assert record["evidence"] == {"policy": "log_retention_months", "old": 6, "new": 12}
+
+
+def test_days_until_review_is_the_alert_hook(demo_store: Store) -> None:
+    [item] = calendar.calendar(demo_store, DEMO_END)
+    assert calendar.days_until_review(demo_store, MODEL, DEMO_END) == item.days_left > 0
+    late = item.next_review + dt.timedelta(days=3)
+    assert calendar.days_until_review(demo_store, MODEL, late) == -3
+    with pytest.raises(UnknownModelError):
+        calendar.days_until_review(demo_store, "nope", DEMO_END)
