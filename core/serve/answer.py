@@ -166,6 +166,9 @@ def _shadow_lines(
     ]  # fmt: skip
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # built once: the C fast path
+
+
 def _line(
     model_name: str,
     row: dict[str, Any],
@@ -180,19 +183,19 @@ def _line(
     route_id: int | None,
     request_of: str | None = None,
 ) -> str:
-    record = {k: v for k, v in row.items() if k != inst.REQUEST_ID}
-    record.update(
-        prediction_id=pid,
-        model_name=model_name,
-        model_version=version,
-        timestamp=stamp,
-        prediction=score,
-        predicted_label=label,
-        latency_ms=round(latency, 3),
-        status="ok" if score is not None else "error",
-        request_id=str(row.get(inst.REQUEST_ID) or request_of or pid),
-        arm=arm,
-        route_id=route_id,
-        worker=worker,
+    """One log row as JSON. The caller's values go through the JSON encoder; the gateway's
+    own (ids, registered names, numbers) are spliced in, several times faster per row."""
+    request_id = row.get(inst.REQUEST_ID)
+    if request_id is not None:
+        row = {k: v for k, v in row.items() if k != inst.REQUEST_ID}
+    features = _ENCODE(row)[:-1]
+    tail = (
+        f'"prediction_id":"{pid}","model_name":{_ENCODE(model_name)},'
+        f'"model_version":{_ENCODE(version)},"timestamp":"{stamp}",'
+        f'"prediction":{"null" if score is None else repr(score)},'
+        f'"predicted_label":{"null" if label is None else _ENCODE(label)},'
+        f'"latency_ms":{round(latency, 3)!r},"status":"{"error" if score is None else "ok"}",'
+        f'"request_id":{_ENCODE(str(request_id or request_of or pid))},"arm":"{arm}",'
+        f'"route_id":{"null" if route_id is None else route_id},"worker":{_ENCODE(worker)}}}'
     )
-    return json.dumps(record, separators=(",", ":"))
+    return features + ("," if len(features) > 1 else "") + tail

@@ -60,7 +60,10 @@ class Gateway:
     def _emit(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             data = "".join(json.dumps(r) + "\n" for r in rows).encode()
-            self.spool.submit(ingester.METRICS_STREAM, data)
+            try:
+                self.spool.write(ingester.METRICS_STREAM, data)
+            except OSError as err:
+                log.error("cannot spool worker metrics: %s", err)
 
     def start(self) -> None:
         self.spool.start()
@@ -128,24 +131,30 @@ def create_app(home: Path | None = None) -> FastAPI:
             gw.metrics.prometheus(extra), media_type="text/plain; version=0.0.4"
         )
 
-    @app.post("/v1/models/{model}/predict", tags=["predict"])
-    async def predict(model: str, request: Request) -> Response:
-        """Score instances with the model's champion (see each model's own path for its schema)."""
+    async def predict(request: Request) -> Response:
+        """Score instances with the model's champion (each model's path documents its schema).
+
+        A plain Starlette endpoint: FastAPI's per-request parameter machinery would cost more
+        than scoring; the body is checked against the model's own features instead."""
         started = time.perf_counter()
+        model = request.path_params["model"]
         response = await _predict(gw, model, request, started)
-        live = gw.watcher.current
-        entry = live.models.get(model) if live else None
-        version = response.headers.get("x-model-version") or (
-            entry.entry.champion.version if entry else "-"
-        )
+        version = response.headers.get("x-model-version") or _champion_version(gw, model)
         rows = int(response.headers.get("x-rows", "0"))
         gw.metrics.observe(
             model, version, response.status_code, time.perf_counter() - started, rows
         )
         return response
 
+    app.router.add_route("/v1/models/{model}/predict", predict, methods=["POST"])
     app.openapi = lambda: _openapi(app, gw)  # type: ignore[method-assign]
     return app
+
+
+def _champion_version(gw: Gateway, model: str) -> str:
+    live = gw.watcher.current
+    served = live.models.get(model) if live else None
+    return served.entry.champion.version if served else "-"
 
 
 async def _predict(gw: Gateway, model: str, request: Request, started: float) -> Response:
@@ -190,20 +199,13 @@ async def _predict(gw: Gateway, model: str, request: Request, started: float) ->
 
 
 async def _log(gw: Gateway, model: str, data: bytes) -> BaseException | None:
-    """Hand the rows to the spool; resume once they are fsync'd (or writing failed)."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[BaseException | None] = loop.create_future()
-
-    def finished(error: BaseException | None) -> None:
-        loop.call_soon_threadsafe(_settle, done, error)
-
-    gw.spool.submit(model, data, finished)
-    return await done
-
-
-def _settle(future: asyncio.Future[BaseException | None], error: BaseException | None) -> None:
-    if not future.done():
-        future.set_result(error)
+    """Append the rows to the spool; resume once they are fsync'd (or writing failed)."""
+    try:
+        gw.spool.write(model, data)
+    except OSError as err:
+        log.error("spool write failed: %s", err)
+        return err
+    return await gw.spool.durable(asyncio.get_running_loop())
 
 
 async def _instances(gw: Gateway, request: Request) -> list[Any] | Response:
