@@ -61,6 +61,16 @@ class FeatureSpec:
     nullable: bool = False
     sensitive: bool = False
     model_input: bool = True
+    # Optional, read by explanations and robustness checks: the reason a decision gives when
+    # this feature lowered or raised the score (adverse-action reasons), a declared monotonic
+    # relation to the score ("increasing" | "decreasing"), and an order of the categories.
+    reason_lowers: str | None = None
+    reason_raises: str | None = None
+    monotonic: str | None = None
+    order: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", tuple(str(v) for v in self.order))  # JSON lists
 
     @property
     def sql_type(self) -> str:
@@ -134,6 +144,17 @@ def _feature(raw: Any, index: int, where: str) -> FeatureSpec:
     categorical = bool(raw.get("categorical", ftype in ("string", "boolean")))
     if ftype == "string" and not categorical:
         raise MetadataError(f"{where}: feature {name!r} is text, so it must be categorical")
+    monotonic, order = raw.get("monotonic"), raw.get("order", [])
+    if monotonic not in (None, "increasing", "decreasing"):
+        raise MetadataError(
+            f"{where}: feature {name!r} has monotonic {monotonic!r}; use 'increasing' or "
+            "'decreasing'"
+        )
+    if not isinstance(order, list) or (order and not categorical):
+        raise MetadataError(f"{where}: 'order' of feature {name!r} must list its categories")
+    if monotonic and ftype == "string" and not order:
+        raise MetadataError(f"{where}: text feature {name!r} needs an 'order' to be monotonic")
+    reasons = {k: raw.get(k) for k in ("reason_lowers", "reason_raises")}
     return FeatureSpec(
         name=name,
         type=ftype,
@@ -141,6 +162,10 @@ def _feature(raw: Any, index: int, where: str) -> FeatureSpec:
         nullable=bool(raw.get("nullable", False)),
         sensitive=bool(raw.get("sensitive", False)),
         model_input=bool(raw.get("model_input", True)),
+        reason_lowers=None if reasons["reason_lowers"] is None else str(reasons["reason_lowers"]),
+        reason_raises=None if reasons["reason_raises"] is None else str(reasons["reason_raises"]),
+        monotonic=monotonic,
+        order=tuple(str(v) for v in order),
     )
 
 

@@ -30,21 +30,81 @@ from vigil.core.settings import REPO_ROOT
 
 DATASET = REPO_ROOT / "data" / "german_credit.csv"
 MODEL_NAME = "credit-risk"
-CATEGORICAL = ["sex", "housing", "saving_accounts", "checking_account", "purpose"]
+# The model's inputs. Sex is not one of them: it is recorded beside each prediction so that
+# fairness can be tested (as a bank must), but the model never sees it.
+CATEGORICAL = ["housing", "saving_accounts", "checking_account", "purpose"]
 NUMERIC = ["job", "credit_amount", "duration", "age"]
 FEATURES = CATEGORICAL + NUMERIC
+SENSITIVE_ONLY = ["sex"]
+LOGGED = SENSITIVE_ONLY + FEATURES  # every column a prediction log carries
 TARGET = "risk"
+SAVINGS_ORDER = ["little", "moderate", "quite rich", "rich"]
+CHECKING_ORDER = ["little", "moderate", "rich"]
 
 FEATURE_SCHEMA: list[dict[str, Any]] = [
-    {"name": "sex", "type": "string", "categorical": True, "sensitive": True},
-    {"name": "housing", "type": "string", "categorical": True},
-    {"name": "saving_accounts", "type": "string", "categorical": True},
-    {"name": "checking_account", "type": "string", "categorical": True},
-    {"name": "purpose", "type": "string", "categorical": True},
-    {"name": "job", "type": "integer", "categorical": True},
-    {"name": "credit_amount", "type": "number", "categorical": False},
-    {"name": "duration", "type": "integer", "categorical": False},
-    {"name": "age", "type": "integer", "categorical": False, "sensitive": True},
+    {"name": "sex", "type": "string", "categorical": True, "sensitive": True, "model_input": False},
+    {
+        "name": "housing",
+        "type": "string",
+        "categorical": True,
+        "reason_lowers": "Housing situation (renting or living rent-free)",
+        "reason_raises": "Owns the home",
+    },
+    {
+        "name": "saving_accounts",
+        "type": "string",
+        "categorical": True,
+        "reason_lowers": "Insufficient savings",
+        "reason_raises": "Substantial savings",
+        "order": SAVINGS_ORDER,
+        "monotonic": "increasing",
+    },
+    {
+        "name": "checking_account",
+        "type": "string",
+        "categorical": True,
+        "reason_lowers": "Low or no checking account balance",
+        "reason_raises": "Healthy checking account balance",
+        "order": CHECKING_ORDER,
+        "monotonic": "increasing",
+    },
+    {
+        "name": "purpose",
+        "type": "string",
+        "categorical": True,
+        "reason_lowers": "Purpose of the loan carries more risk",
+        "reason_raises": "Purpose of the loan carries less risk",
+    },
+    {
+        "name": "job",
+        "type": "integer",
+        "categorical": True,
+        "reason_lowers": "Level of employment skill",
+        "reason_raises": "Skilled or highly qualified employment",
+        "order": ["0", "1", "2", "3"],
+    },
+    {
+        "name": "credit_amount",
+        "type": "number",
+        "categorical": False,
+        "reason_lowers": "Amount of credit requested is high",
+        "reason_raises": "Amount of credit requested is moderate",
+    },
+    {
+        "name": "duration",
+        "type": "integer",
+        "categorical": False,
+        "reason_lowers": "Loan term is long",
+        "reason_raises": "Loan term is short",
+    },
+    {
+        "name": "age",
+        "type": "integer",
+        "categorical": False,
+        "sensitive": True,
+        "reason_lowers": "Age of applicant",
+        "reason_raises": "Age of applicant",
+    },
 ]
 
 
@@ -59,7 +119,7 @@ class TrainedVersion:
 
 def load_dataset(path: Path = DATASET) -> pd.DataFrame:
     frame = pd.read_csv(path)
-    for column in CATEGORICAL:
+    for column in SENSITIVE_ONLY + CATEGORICAL:
         frame[column] = frame[column].astype(str)
     return frame
 
@@ -89,7 +149,7 @@ def to_onnx(pipeline: Pipeline) -> bytes:
         options={id(pipeline): {"zipmap": False}},
         target_opset={"": 17, "ai.onnx.ml": 3},
     )
-    return model.SerializeToString()
+    return bytes(model.SerializeToString())
 
 
 def holdout_metrics(y_true: np.ndarray, score: np.ndarray, sex: pd.Series) -> dict[str, float]:
@@ -146,7 +206,7 @@ def train_version(version: str, data: pd.DataFrame | None = None) -> TrainedVers
     pipeline.fit(train[FEATURES], train[TARGET])
     score = pipeline.predict_proba(holdout[FEATURES])[:, 1]
     metrics = holdout_metrics(holdout[TARGET].to_numpy(), score, holdout["sex"])
-    reference = train[FEATURES].copy()
+    reference = train[LOGGED].copy()
     reference["label"] = train[TARGET].astype(float)
     metadata = {
         "model_name": MODEL_NAME,

@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from vigil.core.contract import FeatureSpec
-from vigil.core.demo.model import CATEGORICAL, FEATURES, TARGET
+from vigil.core.demo.model import CATEGORICAL, LOGGED, SENSITIVE_ONLY, TARGET
 from vigil.core.registry.artifacts import score
 
 DAYS = 90
@@ -64,15 +64,21 @@ class Traffic:
 
 
 def world_model(data: pd.DataFrame) -> Pipeline:
-    """The simulated 'truth': P(good risk | applicant), fitted once on the real data."""
+    """The simulated 'truth': P(good risk | applicant), fitted once on the real data (with
+    every recorded column, sex included: outcomes depend on whatever they depend on; the
+    served model does not see sex)."""
     encode = ColumnTransformer(
         [
-            ("categories", OneHotEncoder(handle_unknown="ignore"), [*CATEGORICAL, "job"]),
+            (
+                "categories",
+                OneHotEncoder(handle_unknown="ignore"),
+                [*SENSITIVE_ONLY, *CATEGORICAL, "job"],
+            ),
             ("numbers", StandardScaler(), ["credit_amount", "duration", "age"]),
         ]
     )
     model = Pipeline([("encode", encode), ("logit", LogisticRegression(C=0.5, max_iter=2000))])
-    return model.fit(data[FEATURES], data[TARGET])
+    return model.fit(data[LOGGED], data[TARGET])
 
 
 def _daily_volume(day: dt.date, rng: np.random.Generator) -> int:
@@ -83,7 +89,7 @@ def _daily_volume(day: dt.date, rng: np.random.Generator) -> int:
 def _applicants(
     data: pd.DataFrame, n: int, day: dt.date, drift_from: dt.date, rng: np.random.Generator
 ) -> pd.DataFrame:
-    rows = data.iloc[rng.integers(0, len(data), n)][FEATURES].reset_index(drop=True)
+    rows = data.iloc[rng.integers(0, len(data), n)][LOGGED].reset_index(drop=True)
     amount = rows["credit_amount"].to_numpy(float) * rng.lognormal(0.0, 0.08, n)
     if day >= drift_from:
         amount *= 1.6
@@ -103,12 +109,12 @@ def _timestamps(day: dt.date, n: int, rng: np.random.Generator) -> pd.Series:
 def _outcomes(
     world: Pipeline, rows: pd.DataFrame, concept_drift: bool, rng: np.random.Generator
 ) -> np.ndarray:
-    p_good = world.predict_proba(rows[FEATURES])[:, 1]
+    p_good = world.predict_proba(rows[LOGGED])[:, 1]
     if concept_drift:
         # Long loans start defaulting at one rate whatever the applicant looks like: the
         # relation the model learnt no longer holds there, though the inputs look the same.
         p_good = np.where(rows["duration"].to_numpy() >= 24, 0.35, p_good)
-    return (rng.random(len(rows)) < p_good).astype(int)
+    return np.asarray(rng.random(len(rows)) < p_good, dtype=np.int64)
 
 
 def _latency(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -153,9 +159,8 @@ def simulate(
             status = np.where(rng.random(n) < ERROR_RATE, "error", "ok")
             status = np.where((status == "error") & (rng.random(n) < 0.5), "timeout", status)
             frame["prediction"] = np.where(status == "ok", np.round(prediction, 6), np.nan)
-            frame["predicted_label"] = np.where(
-                status == "ok", np.where(prediction >= 0.5, "1", "0"), None
-            )
+            label = np.where(prediction >= 0.5, "1", "0").astype(object)
+            frame["predicted_label"] = np.where(status == "ok", label, np.array(None))
             latency = _latency(n, rng)
             frame["latency_ms"] = np.where(status == "timeout", 2000.0, latency)
             frame["status"] = status

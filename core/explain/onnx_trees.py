@@ -2,51 +2,49 @@
 
 Why read the graph rather than keep the scikit-learn object: the registry stores only the
 ONNX artifact (hash-checked), so explanations must come from what is actually served.
-The TreeEnsembleClassifier/Regressor node (ai.onnx.ml, opset 3) holds every split and leaf
-weight; the steps before it (label encoders, casts, concats) are run with onnxruntime to
-get the matrix the trees see, and traced here to map each matrix column back to the
-original input feature.
+The TreeEnsembleClassifier/Regressor node (ai.onnx.ml) holds every split and leaf weight,
+whichever library trained the trees (scikit-learn through skl2onnx; LightGBM and XGBoost
+through onnxmltools). The steps before it are run with onnxruntime to get the matrix the
+trees see, and traced by `graph` to map each matrix column back to an input feature.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 import onnx
 from onnx import helper, numpy_helper
 
-from vigil.core.errors import VigilError
+from vigil.core.explain.attributions import FloatArray, OutputSpace
+from vigil.core.explain.graph import UnsupportedGraph
 
 TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
-# Ops that keep one output column per input column (their column sources pass through).
-_COLUMNWISE_OPS = {
-    "Cast",
-    "Identity",
-    "LabelEncoder",
-    "Imputer",
-    "Scaler",
-    "Normalizer",
-    "Abs",
-    "Neg",
-    "Flatten",
-}
+SPLIT_MODES = ("BRANCH_LEQ", "BRANCH_LT", "BRANCH_GT", "BRANCH_GTE", "LEAF")
+IntArray = npt.NDArray[np.int64]
 
 
-class UnsupportedTreeModel(VigilError):
+class UnsupportedTreeModel(UnsupportedGraph):
     """The ONNX graph has no tree ensemble TreeSHAP can read (the fallback explainer is used)."""
+
+
+class ModelKind(StrEnum):
+    CLASSIFIER = "classifier"
+    REGRESSOR = "regressor"
 
 
 @dataclass(frozen=True, eq=False)
 class Tree:
     """One tree as parallel arrays (shap's "dict" model format); leaves have children -1."""
 
-    children_left: np.ndarray
-    children_right: np.ndarray
-    children_default: np.ndarray
-    features: np.ndarray
-    thresholds: np.ndarray
-    leaf_values: np.ndarray  # [n_nodes]; 0 for internal nodes
+    children_left: IntArray
+    children_right: IntArray
+    children_default: IntArray
+    features: IntArray
+    thresholds: FloatArray
+    leaf_values: FloatArray  # [n_nodes]; 0 for internal nodes
 
     @property
     def n_nodes(self) -> int:
@@ -61,9 +59,9 @@ class TreeEnsemble:
     base_value: float
     input_name: str  # the tensor the tree node reads
     n_columns: int  # columns of that tensor the trees use (max feature id + 1)
-    input_dtype: type
-    output_space: str  # "log_odds" (binary, logistic link) or "raw"
-    kind: str  # "classifier" | "regressor"
+    input_dtype: type[np.floating]
+    output_space: OutputSpace  # log-odds (logistic link), probability, or raw
+    kind: ModelKind
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, object]:
@@ -83,11 +81,126 @@ def find_tree_node(model: onnx.ModelProto) -> onnx.NodeProto:
         raise UnsupportedTreeModel(
             f"The graph has {len(nodes)} tree-ensemble nodes; TreeSHAP needs exactly one."
         )
-    return nodes[0]
+    node: onnx.NodeProto = nodes[0]
+    return node
 
 
-def _decode(values: object) -> list[str]:
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]  # type: ignore[union-attr]
+def _text(value: object, default: str) -> str:
+    return value.decode() if isinstance(value, bytes) else default
+
+
+def _texts(values: object) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).ravel()]
+
+
+def _array(attrs: dict[str, object], *names: str) -> FloatArray:
+    for name in names:
+        if name in attrs:
+            return np.asarray(attrs[name], dtype=np.float64)
+    return np.asarray([], dtype=np.float64)
+
+
+def _ids(attrs: dict[str, object], name: str) -> IntArray:
+    return np.asarray(attrs.get(name, []), dtype=np.int64)
+
+
+def _score_column(
+    attrs: dict[str, object], classifier: bool, outputs: list[int]
+) -> tuple[int, OutputSpace]:
+    """Which weight column is the explained score, and in what space it adds up."""
+    post_transform = _text(attrs.get("post_transform"), "NONE")
+    if not classifier:
+        if len(outputs) != 1:
+            raise UnsupportedTreeModel("Multi-target tree regressors are not supported.")
+        if post_transform != "NONE":
+            raise UnsupportedTreeModel(f"Regressor post_transform {post_transform} unsupported.")
+        return outputs[0], OutputSpace.RAW
+    labels = attrs.get("classlabels_int64s", attrs.get("classlabels_strings", []))
+    n_classes = len(labels)  # type: ignore[arg-type]
+    if len(outputs) == 1:
+        # Binary with one score column: onnxruntime scores the positive (last) class.
+        spaces = {"LOGISTIC": OutputSpace.LOG_ODDS, "NONE": OutputSpace.PROBABILITY}
+        if post_transform not in spaces:
+            raise UnsupportedTreeModel(f"Binary post_transform {post_transform} unsupported.")
+        return outputs[0], spaces[post_transform]
+    if n_classes == 2 and post_transform == "NONE":
+        # e.g. a random forest: per-class leaf weights that sum to the class probability.
+        return outputs[-1], OutputSpace.PROBABILITY
+    raise UnsupportedTreeModel(
+        f"A {n_classes}-class tree ensemble with post_transform {post_transform} "
+        "has no single additive score to explain."
+    )
+
+
+@dataclass(frozen=True)
+class _Nodes:
+    """The node attributes of every tree, flat, as the ONNX node lists them."""
+
+    tree_ids: IntArray
+    node_ids: IntArray
+    feature_ids: IntArray
+    modes: list[str]
+    true_ids: IntArray
+    false_ids: IntArray
+    missing_true: IntArray
+    thresholds: FloatArray
+    input_dtype: type[np.floating]
+
+
+def _nodes(attrs: dict[str, object]) -> _Nodes:
+    thresholds = _array(attrs, "nodes_values_as_tensor", "nodes_values")
+    if not len(thresholds):
+        raise UnsupportedTreeModel("The tree node has no split thresholds.")
+    double = (
+        "nodes_values_as_tensor" in attrs
+        and np.asarray(attrs["nodes_values_as_tensor"]).dtype == np.float64
+    )
+    input_dtype: type[np.floating] = np.float64 if double else np.float32
+    tree_ids = _ids(attrs, "nodes_treeids")
+    modes = _texts(attrs["nodes_modes"])
+    unsupported = sorted(set(modes) - set(SPLIT_MODES))
+    if unsupported:
+        raise UnsupportedTreeModel(f"Split modes {unsupported} cannot be expressed as x <= t.")
+    missing = _ids(attrs, "nodes_missing_value_tracks_true")
+    return _Nodes(
+        tree_ids=tree_ids,
+        node_ids=_ids(attrs, "nodes_nodeids"),
+        feature_ids=_ids(attrs, "nodes_featureids"),
+        modes=modes,
+        true_ids=_ids(attrs, "nodes_truenodeids"),
+        false_ids=_ids(attrs, "nodes_falsenodeids"),
+        missing_true=missing if len(missing) else np.zeros(len(tree_ids), dtype=np.int64),
+        thresholds=thresholds.astype(input_dtype).astype(np.float64),
+        input_dtype=input_dtype,
+    )
+
+
+def _tree(nodes: _Nodes, rows: IntArray) -> Tree:
+    """One tree's structure; shap only evaluates `x <= t`, so the other modes are rewritten
+    exactly for inputs of the precision onnxruntime uses (x < t  <=>  x <= prev(t))."""
+    local = {int(nodes.node_ids[r]): i for i, r in enumerate(rows)}
+    n = len(rows)
+    left, right, default = (np.full(n, -1, dtype=np.int64) for _ in range(3))
+    features = np.full(n, -2, dtype=np.int64)
+    thresholds = np.zeros(n, dtype=np.float64)
+    for i, r in enumerate(rows):
+        mode = nodes.modes[r]
+        if mode == "LEAF":
+            continue
+        yes, no = local[int(nodes.true_ids[r])], local[int(nodes.false_ids[r])]
+        t = nodes.input_dtype(nodes.thresholds[r])
+        below = float(np.nextafter(t, nodes.input_dtype(-np.inf)))
+        if mode == "BRANCH_LEQ":
+            left[i], right[i], thresholds[i] = yes, no, float(t)
+        elif mode == "BRANCH_LT":
+            left[i], right[i], thresholds[i] = yes, no, below
+        elif mode == "BRANCH_GT":
+            left[i], right[i], thresholds[i] = no, yes, float(t)
+        else:  # BRANCH_GTE
+            left[i], right[i], thresholds[i] = no, yes, below
+        default[i] = yes if nodes.missing_true[r] else no
+        features[i] = nodes.feature_ids[r]
+    return Tree(left, right, default, features, thresholds, np.zeros(n, dtype=np.float64))
 
 
 def read_tree_ensemble(model: onnx.ModelProto) -> TreeEnsemble:
@@ -96,141 +209,66 @@ def read_tree_ensemble(model: onnx.ModelProto) -> TreeEnsemble:
     attrs = _attributes(node)
     classifier = node.op_type == "TreeEnsembleClassifier"
     prefix = "class" if classifier else "target"
-    thresholds_raw = attrs.get("nodes_values_as_tensor", attrs.get("nodes_values"))
-    if thresholds_raw is None:
-        raise UnsupportedTreeModel("The tree node has no split thresholds.")
-    thresholds_all = np.asarray(thresholds_raw)
-    double = thresholds_all.dtype == np.float64 and "nodes_values_as_tensor" in attrs
-    input_dtype = np.float64 if double else np.float32
-    thresholds_all = thresholds_all.astype(input_dtype)
-    tree_ids = np.asarray(attrs["nodes_treeids"], dtype=np.int64)
-    node_ids = np.asarray(attrs["nodes_nodeids"], dtype=np.int64)
-    feature_ids = np.asarray(attrs["nodes_featureids"], dtype=np.int64)
-    modes = _decode(attrs["nodes_modes"])
-    true_ids = np.asarray(attrs["nodes_truenodeids"], dtype=np.int64)
-    false_ids = np.asarray(attrs["nodes_falsenodeids"], dtype=np.int64)
-    missing_true = np.asarray(
-        attrs.get("nodes_missing_value_tracks_true", [0] * len(tree_ids)), dtype=np.int64
-    )
-    weights = np.asarray(
-        attrs.get(f"{prefix}_weights_as_tensor", attrs.get(f"{prefix}_weights")), dtype=np.float64
-    )
-    weight_trees = np.asarray(attrs[f"{prefix}_treeids"], dtype=np.int64)
-    weight_nodes = np.asarray(attrs[f"{prefix}_nodeids"], dtype=np.int64)
-    weight_outputs = np.asarray(attrs[f"{prefix}_ids"], dtype=np.int64)
-    base_values = np.asarray(
-        attrs.get("base_values_as_tensor", attrs.get("base_values", [])), dtype=np.float64
-    )
-    post_transform = attrs.get("post_transform", b"NONE")
-    post_transform = post_transform.decode() if isinstance(post_transform, bytes) else "NONE"
-
-    outputs = sorted(set(weight_outputs.tolist()))
-    if classifier:
-        n_classes = len(attrs.get("classlabels_int64s", attrs.get("classlabels_strings", [])))
-        if len(outputs) == 1:
-            # Binary with one score column: onnxruntime scores the positive (last) class.
-            column = outputs[0]
-            space = {"LOGISTIC": "log_odds", "NONE": "probability"}.get(post_transform, "raw")
-        elif n_classes == 2 and post_transform == "NONE":
-            # e.g. a random forest: per-class leaf weights that sum to the class probability.
-            column = outputs[-1]
-            space = "probability"
-        else:
-            raise UnsupportedTreeModel(
-                f"A {n_classes}-class tree ensemble with post_transform {post_transform} "
-                "has no single additive score to explain."
-            )
-    else:
-        if len(outputs) != 1:
-            raise UnsupportedTreeModel("Multi-target tree regressors are not supported.")
-        column = outputs[0]
-        if post_transform != "NONE":
-            raise UnsupportedTreeModel(f"Regressor post_transform {post_transform} unsupported.")
-        space = "raw"
-    aggregate = attrs.get("aggregate_function", b"SUM")
-    aggregate = aggregate.decode() if isinstance(aggregate, bytes) else "SUM"
+    weights = _array(attrs, f"{prefix}_weights_as_tensor", f"{prefix}_weights")
+    weight_trees = _ids(attrs, f"{prefix}_treeids")
+    weight_nodes = _ids(attrs, f"{prefix}_nodeids")
+    weight_outputs = _ids(attrs, f"{prefix}_ids")
+    column, space = _score_column(attrs, classifier, sorted(set(weight_outputs.tolist())))
+    aggregate = _text(attrs.get("aggregate_function"), "SUM")
     if aggregate not in ("SUM", "AVERAGE"):
         raise UnsupportedTreeModel(f"Tree aggregate function {aggregate} is not additive.")
+    base_values = _array(attrs, "base_values_as_tensor", "base_values")
     base_value = float(base_values[column]) if len(base_values) > column else 0.0
     if len(base_values) == 1:
         base_value = float(base_values[0])
-
-    unsupported = sorted(
-        {
-            m
-            for m in modes
-            if m not in ("BRANCH_LEQ", "BRANCH_LT", "BRANCH_GT", "BRANCH_GTE", "LEAF")
-        }
-    )
-    if unsupported:
-        raise UnsupportedTreeModel(f"Split modes {unsupported} cannot be expressed as x <= t.")
-
-    trees: list[Tree] = []
-    unique_trees = sorted(set(tree_ids.tolist()))
+    nodes = _nodes(attrs)
+    unique_trees = sorted(set(nodes.tree_ids.tolist()))
     scale = 1.0 / len(unique_trees) if aggregate == "AVERAGE" else 1.0
+    trees: list[Tree] = []
     for tree_id in unique_trees:
-        rows = np.flatnonzero(tree_ids == tree_id)
-        local = {int(node_ids[r]): i for i, r in enumerate(rows)}
-        n = len(rows)
-        left = np.full(n, -1, dtype=np.int64)
-        right = np.full(n, -1, dtype=np.int64)
-        default = np.full(n, -1, dtype=np.int64)
-        features = np.full(n, -2, dtype=np.int64)
-        thresholds = np.zeros(n, dtype=np.float64)
-        for i, r in enumerate(rows):
-            mode = modes[r]
-            if mode == "LEAF":
-                continue
-            yes, no = local[int(true_ids[r])], local[int(false_ids[r])]
-            t = thresholds_all[r]
-            # shap only evaluates `x <= t`; rewrite the other modes exactly for inputs of
-            # the same float precision as onnxruntime uses (x < t  <=>  x <= prev(t)).
-            below = np.nextafter(t, input_dtype(-np.inf))
-            if mode == "BRANCH_LEQ":
-                left[i], right[i], thresholds[i] = yes, no, t
-            elif mode == "BRANCH_LT":
-                left[i], right[i], thresholds[i] = yes, no, below
-            elif mode == "BRANCH_GT":
-                left[i], right[i], thresholds[i] = no, yes, t
-            else:  # BRANCH_GTE
-                left[i], right[i], thresholds[i] = no, yes, below
-            default[i] = yes if missing_true[r] else no
-            features[i] = feature_ids[r]
-        leaf_values = np.zeros(n, dtype=np.float64)
+        rows = np.flatnonzero(nodes.tree_ids == tree_id)
+        tree = _tree(nodes, rows)
+        local = {int(nodes.node_ids[r]): i for i, r in enumerate(rows)}
         mine = (weight_trees == tree_id) & (weight_outputs == column)
         for node_id, weight in zip(weight_nodes[mine], weights[mine], strict=True):
-            leaf_values[local[int(node_id)]] += weight * scale
-        trees.append(Tree(left, right, default, features, thresholds, leaf_values))
+            tree.leaf_values[local[int(node_id)]] += float(weight) * scale
+        trees.append(tree)
     n_columns = int(max((int(t.features.max()) for t in trees), default=-1)) + 1
     return TreeEnsemble(
         trees=tuple(trees),
         base_value=base_value,
         input_name=node.input[0],
         n_columns=n_columns,
-        input_dtype=input_dtype,
+        input_dtype=nodes.input_dtype,
         output_space=space,
-        kind="classifier" if classifier else "regressor",
+        kind=ModelKind.CLASSIFIER if classifier else ModelKind.REGRESSOR,
     )
 
 
-def leaf_indices(tree: Tree, matrix: np.ndarray) -> np.ndarray:
-    """The node index each row ends in, evaluated in numpy (NaN follows the default child)."""
+def _step(tree: Tree, matrix: FloatArray, position: IntArray, rows: IntArray) -> IntArray:
+    """Where the active rows go next (NaN follows the default child)."""
+    values = matrix[rows, tree.features[position]]
+    step = np.where(
+        values <= tree.thresholds[position],
+        tree.children_left[position],
+        tree.children_right[position],
+    )
+    return np.where(np.isnan(values), tree.children_default[position], step)
+
+
+def leaf_indices(tree: Tree, matrix: FloatArray) -> IntArray:
+    """The node index each row ends in, evaluated in numpy."""
     position = np.zeros(len(matrix), dtype=np.int64)
     rows = np.arange(len(matrix))
     while True:
         active = tree.children_left[position] >= 0
         if not active.any():
             return position
-        current = position[active]
-        values = matrix[rows[active], tree.features[current]]
-        go_left = values <= tree.thresholds[current]
-        step = np.where(go_left, tree.children_left[current], tree.children_right[current])
-        step = np.where(np.isnan(values), tree.children_default[current], step)
-        position[active] = step
+        position[active] = _step(tree, matrix, position[active], rows[active])
 
 
-def raw_output(ensemble: TreeEnsemble, matrix: np.ndarray) -> np.ndarray:
-    """The ensemble's summed score per row (before the logistic link), for checks and tests."""
+def raw_output(ensemble: TreeEnsemble, matrix: FloatArray) -> FloatArray:
+    """The ensemble's summed score per row (before any link), for checks and tests."""
     matrix = np.asarray(matrix, dtype=ensemble.input_dtype).astype(np.float64)
     total = np.full(len(matrix), ensemble.base_value)
     for tree in ensemble.trees:
@@ -238,7 +276,7 @@ def raw_output(ensemble: TreeEnsemble, matrix: np.ndarray) -> np.ndarray:
     return total
 
 
-def cover(tree: Tree, matrix: np.ndarray) -> np.ndarray:
+def cover(tree: Tree, matrix: FloatArray) -> FloatArray:
     """Rows of `matrix` passing through each node: ONNX stores no sample counts, and with the
     training data as `matrix` this equals scikit-learn's weighted_n_node_samples."""
     counts = np.zeros(tree.n_nodes, dtype=np.float64)
@@ -249,19 +287,12 @@ def cover(tree: Tree, matrix: np.ndarray) -> np.ndarray:
         active = tree.children_left[position] >= 0
         if not active.any():
             return counts
-        current = position[active]
-        values = matrix[rows[active], tree.features[current]]
-        step = np.where(
-            values <= tree.thresholds[current],
-            tree.children_left[current],
-            tree.children_right[current],
-        )
-        step = np.where(np.isnan(values), tree.children_default[current], step)
+        step = _step(tree, matrix, position[active], rows[active])
         position[active] = step
         np.add.at(counts, step, 1.0)
 
 
-def to_shap_model(ensemble: TreeEnsemble, cover_matrix: np.ndarray) -> dict[str, object]:
+def to_shap_model(ensemble: TreeEnsemble, cover_matrix: FloatArray) -> dict[str, object]:
     """shap.TreeExplainer's custom "dict" model; internal node values are cover-weighted means
     of their children (shap's path-dependent algorithm reads them; interventional does not)."""
     matrix = np.asarray(cover_matrix, dtype=ensemble.input_dtype).astype(np.float64)
@@ -269,8 +300,6 @@ def to_shap_model(ensemble: TreeEnsemble, cover_matrix: np.ndarray) -> dict[str,
     for tree in ensemble.trees:
         weights = cover(tree, matrix)
         values = tree.leaf_values.copy()
-        # Children always have larger indices than parents in skl2onnx output; walk backwards
-        # in topological order anyway, computed from the structure.
         for i in _bottom_up(tree):
             left, right = tree.children_left[i], tree.children_right[i]
             if left < 0:
@@ -296,11 +325,12 @@ def to_shap_model(ensemble: TreeEnsemble, cover_matrix: np.ndarray) -> dict[str,
         "base_offset": ensemble.base_value,
         "input_dtype": ensemble.input_dtype,
         "internal_dtype": np.float64,
-        "tree_output": "log_odds" if ensemble.output_space == "log_odds" else "raw_value",
+        "tree_output": "log_odds" if ensemble.output_space == OutputSpace.LOG_ODDS else "raw_value",
     }
 
 
 def _bottom_up(tree: Tree) -> list[int]:
+    """Node indices, children before parents, from the structure (not the index order)."""
     order: list[int] = []
     stack = [0]
     while stack:
@@ -309,71 +339,3 @@ def _bottom_up(tree: Tree) -> list[int]:
         if tree.children_left[i] >= 0:
             stack.extend((int(tree.children_left[i]), int(tree.children_right[i])))
     return order[::-1]
-
-
-def column_sources(model: onnx.ModelProto, tensor: str) -> tuple[str, ...]:
-    """For each column of `tensor`, the graph input it is computed from.
-
-    Traces back through column-wise ops (casts, label encoders, scalers), Reshape to one
-    column and Concat along the last axis; any other op means the columns cannot be tied to
-    single features, and UnsupportedTreeModel sends the caller to the model-agnostic path.
-    """
-    producers = {out: node for node in model.graph.node for out in node.output}
-    inputs = {}
-    for value in model.graph.input:
-        dims = value.type.tensor_type.shape.dim
-        width = dims[1].dim_value if len(dims) == 2 and dims[1].dim_value > 0 else None
-        inputs[value.name] = width
-    memo: dict[str, tuple[str, ...]] = {}
-
-    def trace(name: str) -> tuple[str, ...]:
-        if name in memo:
-            return memo[name]
-        if name in inputs:
-            width = inputs[name]
-            if width is None:
-                raise UnsupportedTreeModel(f"Input '{name}' has no fixed column count.")
-            result = (name,) * width
-        elif name in producers:
-            node = producers[name]
-            if node.op_type in _COLUMNWISE_OPS:
-                result = trace(node.input[0])
-            elif node.op_type == "Reshape":
-                source = trace(node.input[0])
-                if len(source) != 1:
-                    raise UnsupportedTreeModel(f"Reshape of {len(source)} columns at '{name}'.")
-                result = source
-            elif node.op_type == "Concat":
-                axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
-                if axis not in (1, -1):
-                    raise UnsupportedTreeModel(f"Concat along axis {axis} at '{name}'.")
-                result = tuple(col for part in node.input for col in trace(part))
-            else:
-                raise UnsupportedTreeModel(
-                    f"Op {node.op_type} at '{name}' mixes or reshapes columns; cannot map "
-                    "tree inputs to features."
-                )
-        else:
-            raise UnsupportedTreeModel(f"Tensor '{name}' is a constant, not a feature.")
-        memo[name] = result
-        return result
-
-    return trace(tensor)
-
-
-def with_tree_input_output(model: onnx.ModelProto, tensor: str) -> bytes:
-    """The model with the tree node's input tensor added as a graph output, so one
-    onnxruntime run yields both the encoded matrix the trees see and the model's outputs."""
-    edited = onnx.ModelProto()
-    edited.CopyFrom(model)
-    producer = next((n for n in edited.graph.node if tensor in n.output), None)
-    elem_type = onnx.TensorProto.FLOAT
-    if producer is not None and producer.op_type == "Cast":
-        elem_type = next(a.i for a in producer.attribute if a.name == "to")
-    else:
-        inferred = onnx.shape_inference.infer_shapes(edited)
-        for value in (*inferred.graph.value_info, *inferred.graph.input):
-            if value.name == tensor and value.type.tensor_type.elem_type:
-                elem_type = value.type.tensor_type.elem_type
-    edited.graph.output.append(helper.make_tensor_value_info(tensor, elem_type, None))
-    return edited.SerializeToString()

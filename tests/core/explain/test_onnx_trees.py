@@ -10,7 +10,7 @@ from onnx import TensorProto, helper
 
 from vigil.core.contract import FeatureSpec
 from vigil.core.demo.model import FEATURE_SCHEMA, FEATURES, train_version
-from vigil.core.explain import onnx_trees
+from vigil.core.explain import graph, onnx_trees
 from vigil.core.explain.onnx_trees import UnsupportedTreeModel
 from vigil.core.registry.artifacts import build_feed
 
@@ -30,7 +30,7 @@ def test_reads_the_demo_gradient_boosting(trained) -> None:
     assert ensemble.output_space == "log_odds"
     prior = trained.reference["label"].mean()  # GradientBoosting starts from the log prior odds
     assert ensemble.base_value == pytest.approx(np.log(prior / (1 - prior)), abs=1e-6)
-    assert onnx_trees.column_sources(model, ensemble.input_name) == tuple(FEATURES)
+    assert graph.column_sources(model, ensemble.input_name) == tuple(FEATURES)
 
 
 def test_raw_output_matches_sklearn_and_onnxruntime(trained) -> None:
@@ -49,7 +49,7 @@ def test_encoded_matrix_from_onnxruntime_equals_the_sklearn_encoder(trained) -> 
     model = onnx.load_from_string(trained.onnx_bytes)
     ensemble = onnx_trees.read_tree_ensemble(model)
     session = ort.InferenceSession(
-        onnx_trees.with_tree_input_output(model, ensemble.input_name),
+        graph.with_output(model, ensemble.input_name),
         providers=["CPUExecutionProvider"],
     )
     frame = trained.reference[FEATURES].iloc[:50]

@@ -71,3 +71,41 @@ def test_the_demo_is_deterministic(demo_store: Store, tmp_path) -> None:
     query = "SELECT sum(prediction), count(*), sum(latency_ms) FROM log_credit_risk"
     with demo_store.connect() as a, other.connect() as b:
         assert a.execute(query).fetchone() == b.execute(query).fetchone()
+
+
+def test_sex_is_recorded_beside_each_prediction_but_is_not_a_model_input(
+    demo_store: Store,
+) -> None:
+    import onnxruntime as ort
+
+    from vigil.core.registry.artifacts import score
+
+    with demo_store.connect() as con:
+        version = registry.get_version(con, "credit-risk", "1.0")
+        frame = con.execute(
+            "SELECT * FROM log_credit_risk WHERE model_version = '1.0' AND status = 'ok' "
+            "ORDER BY prediction_id LIMIT 300"
+        ).df()
+    sex = next(f for f in version.features if f.name == "sex")
+    assert sex.sensitive and not sex.model_input
+    assert set(frame["sex"]) == {"female", "male"}  # logged beside every prediction
+    session = ort.InferenceSession(
+        (demo_store.home / version.artifact_path).read_bytes(), providers=["CPUExecutionProvider"]
+    )
+    assert "sex" not in {i.name for i in session.get_inputs()}
+    swapped = frame.assign(sex=frame["sex"].map({"female": "male", "male": "female"}))
+    assert np.array_equal(
+        score(session, frame, version.features), score(session, swapped, version.features)
+    )
+
+
+def test_demo_metadata_gives_reasons_and_monotonic_relations(demo_store: Store) -> None:
+    with demo_store.connect() as con:
+        version = registry.get_version(con, "credit-risk", "1.1")
+    for spec in version.model_inputs:
+        assert spec.reason_lowers and spec.reason_raises, spec.name
+    declared = {f.name: (f.monotonic, f.order) for f in version.features if f.monotonic}
+    assert declared == {
+        "saving_accounts": ("increasing", ("little", "moderate", "quite rich", "rich")),
+        "checking_account": ("increasing", ("little", "moderate", "rich")),
+    }
