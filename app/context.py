@@ -69,7 +69,7 @@ def login(store: Store) -> User:
         with st.form("login"):
             username = st.text_input("User name", autocomplete="username")
             password = st.text_input("Password", type="password", autocomplete="current-password")
-            submitted = st.form_submit_button("Sign in", type="primary", use_container_width=True)
+            submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
         if submitted:
             try:
                 st.session_state[USER_KEY] = auth.authenticate(

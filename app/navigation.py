@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from vigil.app.context import START_PAGE_KEY, PageContext
 from vigil.core.errors import VigilError
@@ -61,9 +62,9 @@ def _runner(module: ModuleType, holder: list[PageContext]) -> Callable[[], None]
     return run
 
 
-def navigation(role: str, holder: list[PageContext]) -> st.navigation:  # type: ignore[valid-type]
+def navigation(role: str, holder: list[PageContext]) -> StreamlitPage:
     """The menu for one role: each section with the pages that role may open."""
-    menu: dict[str, list[st.Page]] = {}  # type: ignore[valid-type]
+    menu: dict[str, list[StreamlitPage]] = {}
     start = st.session_state.get(START_PAGE_KEY, START_PAGE)
     for section in SECTIONS:
         visible = [m for m in section.pages if m.PAGE.roles is None or role in m.PAGE.roles]

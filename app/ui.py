@@ -1,14 +1,26 @@
-"""Small drawing helpers shared by pages: status badges, number formats, chart defaults."""
+"""Small drawing helpers shared by pages: status badges, number and time formats, chart defaults."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
-LEVEL_BADGE = {
-    "ok": ":green-badge[:material/check_circle: OK]",
+from vigil.core.verdicts import Level
+
+if TYPE_CHECKING:
+    from vigil.app.context import PageContext
+
+# The browser tab's icon: an emoji is drawn by the browser itself, where a :material/...:
+# icon would be fetched from fonts.gstatic.com: no request may leave the machine.
+FAVICON = "🛡️"
+LEVEL_BADGE: dict[str, str] = {
+    Level.OK: ":green-badge[:material/check_circle: OK]",
+    Level.WATCH: ":orange-badge[:material/warning: Watch]",
+    Level.ACT: ":red-badge[:material/error: Act]",
+    Level.INFO: ":gray-badge[:material/info: No verdict]",
+    # the words area statuses used before core.verdicts.Level
     "warn": ":orange-badge[:material/warning: Watch]",
     "alert": ":red-badge[:material/error: Act]",
-    "info": ":gray-badge[:material/info: Info]",
 }
 STATUS_COLOURS = {
     "production": "green",
@@ -19,7 +31,7 @@ STATUS_COLOURS = {
     "archived": "gray",
     "rolled_back": "violet",
 }
-PLOT_LAYOUT = {
+PLOT_LAYOUT: dict[str, Any] = {
     "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
     "hovermode": "x unified",
     "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
@@ -31,13 +43,28 @@ def status_badge(status: str, label: str) -> str:
     return f":{STATUS_COLOURS.get(status, 'gray')}-badge[{label}]"
 
 
-def selection_caption(ctx) -> str:
+def day(moment: dt.date | dt.datetime | None) -> str:
+    """A date as people read it: '23 Nov 2026'."""
+    return "–" if moment is None else f"{moment:%d %b %Y}".lstrip("0")
+
+
+def when(moment: dt.datetime | None) -> str:
+    """A time as people read it, with its zone: '23 Nov 2026, 14:05 UTC'. Vigil keeps every
+    time in UTC (naive datetimes are UTC)."""
+    if moment is None:
+        return "–"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return f"{day(moment)}, {moment:%H:%M} UTC"
+
+
+def selection_caption(ctx: PageContext) -> str:
     sel = ctx.selection
     if sel is None:
         return ""
     end = (sel.end - dt.timedelta(days=1)).date()  # the range's end is exclusive
     segment = f" · segment {sel.segment.label()}" if sel.segment else ""
-    return f"{sel.model_name} {sel.model_version} · {sel.start:%Y-%m-%d} to {end:%Y-%m-%d} (UTC){segment}"
+    return f"{sel.model_name} {sel.model_version} · {day(sel.start)} to {day(end)} (UTC){segment}"
 
 
 def percent(value: float | None, digits: int = 1) -> str:

@@ -47,3 +47,7 @@ class PermissionDenied(VigilError):
 
 class AuditKeyError(VigilError):
     """The audit key is missing where it is required, unreadable, or not the chain's key."""
+
+
+class AlertError(VigilError):
+    """An alert rule or alert is malformed, does not exist, or cannot take this action."""

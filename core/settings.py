@@ -44,6 +44,16 @@ SETTINGS: dict[str, Setting] = {
         "",
         "Password given to every demo user; when empty each demo user gets a random one.",
     ),
+    "bind_address": Setting(
+        "VIGIL_BIND_ADDRESS",
+        "127.0.0.1",
+        "Address `vigil serve` listens on. 127.0.0.1 keeps the dashboard on this machine; "
+        "0.0.0.0 opens it to the network (set VIGIL_TLS_CERT and VIGIL_TLS_KEY then).",
+    ),
+    "tls_cert": Setting(
+        "VIGIL_TLS_CERT", "", "PEM certificate for the dashboard's HTTPS (with VIGIL_TLS_KEY)."
+    ),
+    "tls_key": Setting("VIGIL_TLS_KEY", "", "PEM private key of VIGIL_TLS_CERT."),
     "api_key_days": Setting(
         "VIGIL_API_KEY_DAYS", "90", "Days an API key lives unless `vigil keys create` says."
     ),

@@ -9,7 +9,14 @@ import streamlit as st
 from vigil.app.cache import cached
 from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
-from vigil.app.ui import LEVEL_BADGE, PLOT_LAYOUT, percent, selection_caption, status_badge
+from vigil.app.ui import (
+    LEVEL_BADGE,
+    PLOT_LAYOUT,
+    day,
+    percent,
+    selection_caption,
+    status_badge,
+)
 from vigil.core.views import monitoring_status, overview
 
 PAGE = PageSpec(title="Overview", icon=":material/dashboard:", url_path="overview")
@@ -26,7 +33,10 @@ def _areas(ctx: PageContext) -> None:
         badge, area, text = st.columns([0.8, 1.2, 6], vertical_alignment="center")
         badge.markdown(LEVEL_BADGE[status.level])
         area.markdown(f"**{status.area}**")
-        text.markdown(f"{status.headline}  \n:gray[{status.detail}]")
+        # Headlines and details carry names from metadata and logs: text, never markdown.
+        text.text(status.headline)
+        if status.detail:
+            text.text(status.detail)
     st.caption(
         "Performance: newest week with at least 50 labels against validation. Drift: newest "
         "week against the version's reference data. Fairness: the four-fifths rule over the "
@@ -39,18 +49,17 @@ def _versions(ctx: PageContext) -> None:
     summaries = cached(overview.version_summaries, ctx.store, ctx.model_name)
     for s in summaries:
         cols = st.columns([1, 2, 3, 2, 2], vertical_alignment="center")
-        cols[0].markdown(f"**{s.model_version}**")
+        cols[0].text(f"version {s.model_version}")
         alias = f" :blue-badge[{s.alias}]" if s.alias else ""
         cols[1].markdown(status_badge(s.status, s.status_label) + alias)
-        cols[2].markdown(f"{s.owner}  \n:gray[registered {s.registered_at:%Y-%m-%d}]")
-        cols[3].markdown(f":gray[Predictions logged]  \n{s.predictions:,}")
-        served = (
-            f"{s.first_served:%Y-%m-%d} → {s.last_served:%Y-%m-%d}" if s.first_served else "none"
-        )
-        cols[4].markdown(f":gray[Traffic]  \n{served}")
+        cols[2].text(f"{s.owner}\nregistered {day(s.registered_at)}")
+        cols[3].text(f"Predictions logged\n{s.predictions:,}")
+        served = f"{day(s.first_served)} → {day(s.last_served)}" if s.first_served else "none"
+        cols[4].text(f"Traffic\n{served}")
 
 
 def _traffic(ctx: PageContext) -> None:
+    assert ctx.selection is not None
     daily: pd.DataFrame = cached(overview.traffic_by_day, ctx.store, ctx.selection)
     st.subheader("Traffic and labels per day")
     if daily.empty:
@@ -72,7 +81,7 @@ def _traffic(ctx: PageContext) -> None:
         **PLOT_LAYOUT,
     )
     left, right = st.columns([3, 2])
-    left.plotly_chart(figure, use_container_width=True)
+    left.plotly_chart(figure, width="stretch")
     chosen = daily[daily["model_version"] == ctx.selection.model_version].copy()
     chosen["label coverage"] = chosen["labelled"] / (chosen["predictions"] - chosen["errors"])
     coverage = go.Figure(
@@ -92,12 +101,12 @@ def _traffic(ctx: PageContext) -> None:
         xaxis_title="day served",
         **PLOT_LAYOUT,
     )
-    right.plotly_chart(coverage, use_container_width=True)
+    right.plotly_chart(coverage, width="stretch")
     with st.expander("Daily numbers"):
         st.dataframe(
             daily.rename(columns={"model_version": "version"}),
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
         )
 
 
@@ -114,11 +123,12 @@ def _quarantine(ctx: PageContext) -> None:
         )
         rows = cached(overview.quarantine_rows, ctx.store, ctx.model_name)
         if not rows.empty:
-            st.dataframe(rows, hide_index=True, use_container_width=True)
+            st.dataframe(rows, hide_index=True, width="stretch")
 
 
 def render(ctx: PageContext) -> None:
     st.title(f"Overview · {ctx.model_name}")
+    assert ctx.version is not None
     if ctx.selection is None:
         st.info(f"Version {ctx.version.model_version} has no logged traffic yet.")
         _areas(ctx)

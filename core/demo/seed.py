@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from vigil.core.alerts import engine as alerts
+from vigil.core.alerts.evaluate import refresh_after_ingest
+from vigil.core.alerts.rules import install_default_rules
 from vigil.core.contract import parse_metadata
 from vigil.core.demo import model as demo_model
 from vigil.core.demo.traffic import Calendar, simulate
@@ -209,8 +210,8 @@ def seed(store: Store, *, end: dt.date | None = None, password: str | None = Non
         report.ingests.append(ingest_predictions(store, demo_model.MODEL_NAME, path))
     for path in label_files:
         report.ingests.append(ingest_labels(store, demo_model.MODEL_NAME, path))
-    alerts.install_default_rules(
+    install_default_rules(
         store, auth.User("dana", "analyst"), demo_model.MODEL_NAME, CHAMPION
     )
-    alerts.refresh_after_ingest(store, demo_model.MODEL_NAME)
+    refresh_after_ingest(store, demo_model.MODEL_NAME)
     return report

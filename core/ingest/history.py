@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vigil.core.alerts import engine as alerts
+from vigil.core.alerts.evaluate import refresh_after_ingest
 from vigil.core.govern import auth
 from vigil.core.govern.auth import User
 from vigil.core.ingest.batches import IngestResult
@@ -66,5 +66,5 @@ def ingest_upload(
         result = run(store, model_name, path, source_name=f"upload by {user.username}: {path.name}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    alerts.refresh_after_ingest(store, model_name)
+    refresh_after_ingest(store, model_name)
     return result

@@ -14,6 +14,7 @@ from vigil.core.store.schema import (
     m004_governance,
     m006_sign_in,
     m008_serving,
+    m009_alert_actions,
     m011_evidence,
 )
 
@@ -26,6 +27,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
         m004_governance,
         m006_sign_in,
         m008_serving,
+        m009_alert_actions,
         m011_evidence,
     )
 )

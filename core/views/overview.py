@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from vigil.core.alerts import engine as alerts
+from vigil.core.alerts import records as alerts
 from vigil.core.govern import audit
 from vigil.core.monitor.selection import Selection, log_table
 from vigil.core.registry import versions as registry
@@ -315,7 +315,8 @@ def audit_status(store: Store) -> AreaStatus:
 def alerts_status(store: Store, model_name: str, selection: Selection | None) -> AreaStatus:
     """Open alerts from the model's rules (re-evaluated whenever logs or labels arrive) whose
     window overlaps the selected range; older open ones are counted in the detail."""
-    open_alerts = alerts.overview_status(store, model_name)
+    version = None if selection is None else selection.model_version
+    open_alerts = alerts.overview_status(store, model_name, version)
     in_range = [
         a for a in open_alerts
         if selection is None or (a.window_end > selection.start and a.window_start < selection.end)

@@ -52,6 +52,7 @@ def texts(at: AppTest) -> str:
         "error",
         "success",
         "metric",
+        "text",
     ):
         for element in getattr(at, kind):
             value = getattr(element, "value", None)

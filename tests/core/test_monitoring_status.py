@@ -6,7 +6,7 @@ import datetime as dt
 
 from sklearn.metrics import roc_auc_score
 
-from vigil.core.alerts import engine as alerts
+from vigil.core.alerts import records as alerts
 from vigil.core.monitor.selection import Selection
 from vigil.core.store.connection import Store
 from vigil.core.views.monitoring_status import drift_status, fairness_status, performance_status
@@ -57,7 +57,7 @@ def test_alerts_line_counts_the_open_alerts_of_the_range(demo_store: Store) -> N
     from vigil.core.views.overview import alerts_status
 
     selection = _selection(dt.date(2026, 9, 28), dt.date(2026, 10, 12))
-    open_alerts = alerts.overview_status(demo_store, "credit-risk")
+    open_alerts = alerts.overview_status(demo_store, "credit-risk", selection.model_version)
     overlapping = [
         a for a in open_alerts if a.window_end > selection.start and a.window_start < selection.end
     ]

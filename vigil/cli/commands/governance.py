@@ -12,73 +12,59 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from vigil.cli.command import Command
 from vigil.cli.commands.common import acting_user, add_actor_argument, print_json, store
+from vigil.cli.exits import Exit
 from vigil.core.govern import audit, gates, signoff
 from vigil.core.govern import workflow as governance
 from vigil.core.govern.timeline import timeline
 
 
-def _decision_parser(
-    subparsers: argparse._SubParsersAction, name: str, help_text: str, *, version: bool = True
-) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(name, help=help_text)
+def _decision_arguments(p: argparse.ArgumentParser, *, version: bool = True) -> None:
     p.add_argument("--model", required=True, help="registered model name")
     if version:
         p.add_argument("--version", required=True, help="model version")
     p.add_argument("--rationale", required=True, help="why (recorded in the audit log)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     add_actor_argument(p)
-    return p
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    p = _decision_parser(subparsers, "request-promotion", "put a version up for approval")
-    p.set_defaults(handler=cmd_request)
-    for name, help_text, decide in (
-        ("approve", "approve a pending request and make the version champion", governance.approve),
-        ("reject", "reject a pending promotion request", governance.reject),
-        (
-            "override-gates",
-            "admin: accept the failed gates of a pending request",
-            governance.override,
-        ),
-    ):
-        p = _decision_parser(subparsers, name, help_text)
-        p.add_argument(
-            "--expect-row-version",
-            type=int,
-            help="refuse if the request changed since this row version was read",
-        )
-        p.set_defaults(handler=cmd_decide, decide=decide)
-    p = _decision_parser(subparsers, "rollback", "put the previous champion back", version=False)
-    p.set_defaults(handler=cmd_rollback)
+def _decide_arguments(p: argparse.ArgumentParser) -> None:
+    _decision_arguments(p)
+    p.add_argument(
+        "--expect-row-version",
+        type=int,
+        help="refuse if the request changed since this row version was read",
+    )
 
-    p = subparsers.add_parser("gates", help="run the gate checks for a version (read-only)")
+
+def _rollback_arguments(p: argparse.ArgumentParser) -> None:
+    _decision_arguments(p, version=False)
+
+
+def _gates_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--version", required=True)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_gates)
 
-    p = subparsers.add_parser(
-        "gate-threshold", help="admin: set a model's gate threshold (audited)"
-    )
+
+def _gate_threshold_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--gate", required=True, choices=sorted(gates.DEFAULT_THRESHOLDS))
     p.add_argument("--value", type=float, required=True)
     add_actor_argument(p)
-    p.set_defaults(handler=cmd_gate_threshold)
 
-    p = subparsers.add_parser("timeline", help="which version was champion when")
+
+def _timeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_timeline)
 
-    audit_cmds = subparsers.add_parser("audit", help="verify, export and report on the audit log")
-    actions = audit_cmds.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    p = actions.add_parser("verify", help="recompute the hash chain; exit 1 if it is broken")
+
+def _json_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_audit_verify)
-    p = actions.add_parser("export", help="write the (filtered) log as CSV or JSON")
+
+
+def _audit_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument("--out", type=Path, required=True, help="file to write ('-' for stdout)")
     p.add_argument("--model")
@@ -86,11 +72,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--actor")
     p.add_argument("--since", type=dt.date.fromisoformat, help="first day, UTC (YYYY-MM-DD)")
     p.add_argument("--until", type=dt.date.fromisoformat, help="last day, UTC, inclusive")
-    p.set_defaults(handler=cmd_audit_export)
-    p = actions.add_parser("report", help="write the HTML sign-off report of one record")
+
+
+def _audit_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seq", type=int, required=True, help="audit record number")
     p.add_argument("--out", type=Path, required=True, help="HTML file to write")
-    p.set_defaults(handler=cmd_audit_report)
 
 
 def _print_outcome(args: argparse.Namespace, outcome: governance.Outcome) -> None:
@@ -155,7 +141,7 @@ def cmd_gates(args: argparse.Namespace) -> int:
         verdict = "all gates pass" if report.passed else f"failed: {', '.join(report.failed)}"
         print(f"{args.model} {args.version}: {verdict}")
         _print_gates(report)
-    return 0 if report.passed else 1
+    return Exit.OK if report.passed else Exit.FAILED
 
 
 def cmd_gate_threshold(args: argparse.Namespace) -> int:
@@ -241,3 +227,40 @@ def cmd_audit_report(args: argparse.Namespace) -> int:
     args.out.write_bytes(data)
     print(f"Wrote the sign-off report of audit record {args.seq} to {args.out}")
     return 0
+
+
+COMMANDS = (
+    Command("request-promotion", "put a version up for approval", _decision_arguments, cmd_request),
+    *(
+        Command(name, help_text, _decide_arguments, cmd_decide, defaults=(("decide", decide),))
+        for name, help_text, decide in (
+            ("approve", "approve a pending request and make the version champion", governance.approve),
+            ("reject", "reject a pending promotion request", governance.reject),
+            ("override-gates", "admin: accept the failed gates of a pending request", governance.override),
+        )
+    ),
+    Command("rollback", "put the previous champion back", _rollback_arguments, cmd_rollback),
+    Command("gates", "run the gate checks for a version (read-only)", _gates_arguments, cmd_gates),
+    Command(
+        "gate-threshold", "admin: set a model's gate threshold (audited)",
+        _gate_threshold_arguments, cmd_gate_threshold,
+    ),
+    Command("timeline", "which version was champion when", _timeline_arguments, cmd_timeline),
+    Command(
+        "audit", "verify, export and report on the audit log",
+        subcommands=(
+            Command(
+                "verify", "recompute the hash chain; exit 1 if it is broken", _json_argument,
+                cmd_audit_verify,
+            ),
+            Command(
+                "export", "write the (filtered) log as CSV or JSON", _audit_export_arguments,
+                cmd_audit_export,
+            ),
+            Command(
+                "report", "write the HTML sign-off report of one record",
+                _audit_report_arguments, cmd_audit_report,
+            ),
+        ),
+    ),
+)  # fmt: skip
