@@ -25,6 +25,7 @@ class ServerOptions:
     port: int = 8000
     workers: int = 1
     poll_s: float | None = None
+    control: bool = True  # False: serve only; another gateway publishes and ingests
 
 
 def tls_files() -> tuple[str | None, str | None]:
@@ -56,7 +57,14 @@ def first_publication(store: Store) -> snapshot.ServingState:
 def run(store: Store, options: ServerOptions) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cert, key = tls_files()
-    state = first_publication(store)
+    state = (
+        first_publication(store) if options.control else snapshot.read(snapshot.serving_dir(store))
+    )
+    if state is None:
+        raise VigilError(
+            f"Nothing is published in {snapshot.serving_dir(store)} yet: start a gateway "
+            "without --no-control first."
+        )
     scheme = "https" if cert else "http"
     served = ", ".join(f"{n} {m.champion.version}" for n, m in state.models.items()) or "none yet"
     print(
@@ -67,7 +75,8 @@ def run(store: Store, options: ServerOptions) -> int:
     os.environ[settings.SETTINGS["home"].env] = str(store.home)  # the workers' store
     poll = options.poll_s if options.poll_s is not None else float(settings.get("gateway_poll_s"))
     control = ControlLoop(store, poll)
-    control.start()
+    if options.control:
+        control.start()
     try:
         uvicorn.run(
             "vigil.gateway.app:create_app",
@@ -82,5 +91,6 @@ def run(store: Store, options: ServerOptions) -> int:
             timeout_graceful_shutdown=10,
         )
     finally:
-        control.stop()
+        if options.control:
+            control.stop()
     return 0
