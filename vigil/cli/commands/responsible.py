@@ -14,8 +14,9 @@ from vigil.cli.commands.common import (
 )
 from vigil.cli.exits import Exit
 from vigil.core.errors import VigilError
-from vigil.core.explain import attribution
-from vigil.core.explain.attribution import GlobalImportance, LocalExplanation
+from vigil.core.explain import importance, local
+from vigil.core.explain.importance import GlobalImportance
+from vigil.core.explain.local import LocalExplanation
 from vigil.core.monitor.fairness import FairnessReport, fairness_report
 from vigil.core.monitor.windows import CALENDAR_GRANULARITIES
 from vigil.core.results import to_jsonable
@@ -83,7 +84,7 @@ def _explain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--version", help="the version (default: the one that served the id)")
     p.add_argument("--prediction-id", help="a logged prediction_id")
     add_range_arguments(p, required=False)
-    p.add_argument("--sample", type=int, default=attribution.GLOBAL_SAMPLE_ROWS)
+    p.add_argument("--sample", type=int, default=importance.GLOBAL_SAMPLE_ROWS)
     add_json_argument(p)
 
 
@@ -126,7 +127,7 @@ def _print_global(result: GlobalImportance, as_json: bool) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     st = store()
     if args.prediction_id:
-        explained = attribution.explain_prediction(
+        explained = local.explain_prediction(
             st, args.model, args.prediction_id, model_version=args.version
         )
         if args.json:
@@ -139,7 +140,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "Give --prediction-id ID to explain one prediction, or --version, --from and --to "
             "for global feature importance."
         )
-    ranked = attribution.global_importance(
+    ranked = importance.global_importance(
         st, selection_from_args(args, st), sample_rows=args.sample
     )
     _print_global(ranked, args.json)
