@@ -14,10 +14,12 @@ from vigil.core.errors import VigilError
 from vigil.pages import (
     alerts,
     audit,
+    calendar,
     data,
     drift,
     explain,
     fairness,
+    findings,
     overview,
     performance,
     registry,
@@ -36,7 +38,7 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("Monitor", (overview, drift, performance, service, alerts)),
     Section("Responsible AI", (fairness, explain)),
-    Section("Govern", (registry, review, audit)),
+    Section("Govern", (registry, review, audit, calendar, findings)),
     Section("Admin", (data, users)),
 )
 START_PAGE = "overview"
