@@ -9,8 +9,8 @@ import pandas as pd
 from vigil.core.contract import FeatureSpec
 from vigil.core.explain.attributions import Explainer
 from vigil.core.explain.fallback import PermutationExplainer
-from vigil.core.explain.graph import UnsupportedGraph
 from vigil.core.explain.linear_shap import LinearShapExplainer
+from vigil.core.explain.tracing import UnsupportedGraph
 from vigil.core.explain.tree_shap import TreeShapExplainer
 
 

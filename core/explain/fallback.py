@@ -23,7 +23,7 @@ from vigil.core.explain.attributions import (
     OutputSpace,
     Progress,
 )
-from vigil.core.explain.graph import UnsupportedGraph
+from vigil.core.explain.tracing import UnsupportedGraph
 
 DEFAULT_TIME_BUDGET_S = 20.0
 

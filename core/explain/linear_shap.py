@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 import pandas as pd
-from onnx import helper
 
 from vigil.core.contract import FeatureSpec
 from vigil.core.explain import graph
@@ -24,7 +23,7 @@ from vigil.core.explain.attributions import (
     OutputSpace,
     Progress,
 )
-from vigil.core.explain.graph import UnsupportedGraph
+from vigil.core.explain.tracing import UnsupportedGraph, attribute, int_attribute
 from vigil.core.registry import artifacts
 
 LINEAR_OPS = ("LinearClassifier", "LinearRegressor")
@@ -42,13 +41,6 @@ class LinearModel:
     output_space: OutputSpace
 
 
-def _attribute(node: onnx.NodeProto, name: str, default: object) -> object:
-    for attribute in node.attribute:
-        if attribute.name == name:
-            return helper.get_attribute_value(attribute)
-    return default
-
-
 def read_linear(model: onnx.ModelProto) -> LinearModel:
     """The one linear node's score for the positive class (or the regression target)."""
     nodes = [n for n in model.graph.node if n.op_type in LINEAR_OPS and n.domain == "ai.onnx.ml"]
@@ -57,19 +49,19 @@ def read_linear(model: onnx.ModelProto) -> LinearModel:
             f"The graph has {len(nodes)} linear-model nodes; linear SHAP needs exactly one."
         )
     node = nodes[0]
-    coefficients = np.asarray(_attribute(node, "coefficients", []), dtype=np.float64)
-    intercepts = np.asarray(_attribute(node, "intercepts", []), dtype=np.float64)
-    raw_transform = _attribute(node, "post_transform", b"NONE")
+    coefficients = np.asarray(attribute(node, "coefficients", []), dtype=np.float64)
+    intercepts = np.asarray(attribute(node, "intercepts", []), dtype=np.float64)
+    raw_transform = attribute(node, "post_transform", b"NONE")
     post_transform = raw_transform.decode() if isinstance(raw_transform, bytes) else "NONE"
     if node.op_type == "LinearRegressor":
-        if int(_attribute(node, "targets", 1)) != 1 or post_transform != "NONE":  # type: ignore[call-overload]
+        if int_attribute(node, "targets", 1) != 1 or post_transform != "NONE":
             raise UnsupportedLinearModel("Only single-target linear regressors without a link.")
         rows, space = coefficients.reshape(1, -1), OutputSpace.RAW
     else:
-        labels = _attribute(node, "classlabels_ints", None) or _attribute(
+        labels = attribute(node, "classlabels_ints", None) or attribute(
             node, "classlabels_strings", []
         )
-        n_classes = len(labels)  # type: ignore[arg-type]
+        n_classes = np.asarray(labels).size
         rows = coefficients.reshape(max(1, len(intercepts)), -1)
         if n_classes != 2 or len(rows) > 2:
             raise UnsupportedLinearModel(f"A {n_classes}-class linear model has no single score.")

@@ -19,7 +19,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from vigil.core.explain.attributions import FloatArray, OutputSpace
-from vigil.core.explain.graph import UnsupportedGraph
+from vigil.core.explain.tracing import UnsupportedGraph
 
 TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
 SPLIT_MODES = ("BRANCH_LEQ", "BRANCH_LT", "BRANCH_GT", "BRANCH_GTE", "LEAF")
@@ -116,7 +116,7 @@ def _score_column(
             raise UnsupportedTreeModel(f"Regressor post_transform {post_transform} unsupported.")
         return outputs[0], OutputSpace.RAW
     labels = attrs.get("classlabels_int64s", attrs.get("classlabels_strings", []))
-    n_classes = len(labels)  # type: ignore[arg-type]
+    n_classes = np.asarray(labels).size
     if len(outputs) == 1:
         # Binary with one score column: onnxruntime scores the positive (last) class.
         spaces = {"LOGISTIC": OutputSpace.LOG_ODDS, "NONE": OutputSpace.PROBABILITY}

@@ -36,7 +36,9 @@ def test_a_neural_network_gets_the_permutation_explainer_with_its_reasons(mlp) -
     assert "0 linear-model nodes" in explainer.reason
     seen: list[tuple[int, int]] = []
     rows = mlp.data[FEATURES].iloc[10:13]
-    result = explainer.explain(rows, progress=lambda done, total: seen.append((done, total)))
+    result = explainer.explain(
+        rows, progress=lambda done, total: seen.append((done, total)), time_budget_s=None
+    )
     assert seen == [(1, 3), (2, 3), (3, 3)]
     assert result.complete
     # Efficiency: the permutation explainer's attributions add up exactly.
@@ -54,7 +56,7 @@ def test_the_fallback_equals_shap_permutation_on_the_original_pipeline(mlp) -> N
     permutations of the same features give the same values (text coded independently)."""
     background = mlp.data[FEATURES].sample(30, random_state=2)
     rows = mlp.data[FEATURES].iloc[40:42]
-    ours = _explainer(mlp, background).explain(rows)
+    ours = _explainer(mlp, background).explain(rows, time_budget_s=None)
     both = pd.concat([background, rows])
     codes = {c: sorted(both[c].astype(str).unique()) for c in FEATURES if c in SPECS_TEXT}
 
@@ -99,6 +101,6 @@ def test_a_zipmap_output_is_scored_by_its_positive_class() -> None:
     """skl2onnx's default classifier output is a list of {class: probability}."""
     zipped = convert("mlp_classifier", scale=True, zipmap=True)
     rows = zipped.data[FEATURES].iloc[:4]
-    result = _explainer(zipped, zipped.data[FEATURES].iloc[:20]).explain(rows)
+    result = _explainer(zipped, zipped.data[FEATURES].iloc[:20]).explain(rows, time_budget_s=None)
     assert result.output_space == OutputSpace.PROBABILITY
     np.testing.assert_allclose(result.outputs, zipped.pipeline.predict_proba(rows)[:, 1], atol=1e-5)

@@ -25,10 +25,10 @@ from sklearn.preprocessing import (
 
 from tests.core.explain.pipelines import credit_data
 from vigil.core.contract import FeatureSpec
-from vigil.core.explain import graph
+from vigil.core.explain import graph, tracing
 from vigil.core.explain.attributions import Method
 from vigil.core.explain.explainer import build_explainer
-from vigil.core.explain.graph import UnsupportedGraph
+from vigil.core.explain.tracing import UnsupportedGraph
 from vigil.core.explain.tree_shap import TreeShapExplainer
 from vigil.core.registry.artifacts import open_session
 
@@ -99,7 +99,7 @@ def test_feature_vectorizer_cuts_and_pads_to_declared_widths() -> None:
         "FeatureVectorizer", ["a", "b"], ["v"], domain="ai.onnx.ml", inputdimensions=[1, 3]
     )
     model = _model([node], {"a": 2, "b": 2}, "v")
-    assert graph.column_sources(model, "v") == ("a", "b", "b", graph.CONSTANT)
+    assert graph.column_sources(model, "v") == ("a", "b", "b", tracing.CONSTANT)
 
 
 def test_elementwise_with_constants_keeps_columns_and_two_features_are_refused() -> None:
