@@ -117,44 +117,38 @@ def open_finding(
         raise EvidenceError(
             f"{err}; severity is high, medium or low, source validation or monitoring."
         ) from None
-    texts = {
-        "title": check_text(title, "a title"),
-        "description": check_text(description, "a description of what was found"),
-        "owner": check_text(owner, "the owner of the remediation", 2),
-        "remediation_plan": check_text(remediation_plan, "a remediation plan"),
-    }
+    title = check_text(title, "a title")
+    description = check_text(description, "a description of what was found")
+    owner = check_text(owner, "the owner of the remediation", 2)
+    remediation_plan = check_text(remediation_plan, "a remediation plan")
     if due_date < now().date():
         raise EvidenceError(f"The due date {due_date} is in the past; give a date to come.")
     with store.transaction() as con:
         model_tables(con, model_name)
         if model_version:
             get_version(con, model_name, model_version)
-        finding_id = int(con.execute("SELECT nextval('finding_seq')").fetchone()[0])  # type: ignore[index]
+        (finding_id,) = con.execute("SELECT nextval('finding_seq')").fetchone() or (0,)
         finding = Finding(
-            finding_id=finding_id,
+            finding_id=int(finding_id),
             model_name=model_name,
             model_version=model_version or None,
             source=origin,
             severity=level,
-            **texts,
+            title=title,
+            description=description,
+            owner=owner,
+            remediation_plan=remediation_plan,
             due_date=due_date,
             status=FindingStatus.OPEN,
             opened_by=user.username,
             opened_at=now(),
-            closure_evidence=None,
-            closure_proposed_by=None,
-            closure_proposed_at=None,
-            closed_by=None,
-            closed_at=None,
-            closure_rationale=None,
-            row_version=1,
         )
         return _record(
             con,
             user,
             finding,
             FindingAction.OPEN,
-            f"Finding #{finding_id} ({level.value}, {origin.value}): {texts['title']}",
+            f"Finding #{finding_id} ({level.value}, {origin.value}): {title}",
         )
 
 

@@ -77,13 +77,13 @@ class Finding:
     status: FindingStatus
     opened_by: str
     opened_at: dt.datetime
-    closure_evidence: str | None
-    closure_proposed_by: str | None
-    closure_proposed_at: dt.datetime | None
-    closed_by: str | None
-    closed_at: dt.datetime | None
-    closure_rationale: str | None
-    row_version: int
+    closure_evidence: str | None = None
+    closure_proposed_by: str | None = None
+    closure_proposed_at: dt.datetime | None = None
+    closed_by: str | None = None
+    closed_at: dt.datetime | None = None
+    closure_rationale: str | None = None
+    row_version: int = 1
 
     @property
     def is_open(self) -> bool:

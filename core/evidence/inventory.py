@@ -13,14 +13,13 @@ Who edits what (decided here, shown on the Inventory page):
   post-model adjustments in force (PRA SS1/23 asks for them to be independently overseen).
 The validator must be independent: nobody who registered a version of the model or asked
 for its promotion may be named validator or record a validation outcome. Every change is one
-audit record holding the old and new values and the whole entry as written, so an edit made
-directly in the database shows up in `inventory_mismatches`.
+audit record holding the old and new values and the whole entry as written;
+core.evidence.inventory_history reads them back and spots edits made behind Vigil's back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -250,40 +249,6 @@ def entry(store: Store, model_name: str) -> InventoryEntry:
         return get_entry(con, model_name)
 
 
-@dataclass(frozen=True)
-class InventoryChange:
-    seq: int
-    recorded_at: dt.datetime
-    actor: str
-    actor_role: str
-    changes: tuple[tuple[str, Any, Any], ...]  # (field label, old, new)
-    rationale: str
-
-
-def history(store: Store, model_name: str) -> list[InventoryChange]:
-    """Every change of the model's entry, newest first, from its audit records."""
-    with store.connect() as con:
-        rows = con.execute(
-            "SELECT seq, recorded_at, actor, actor_role, evidence, rationale FROM audit_log "
-            "WHERE action = ? AND model_name = ? ORDER BY seq DESC",
-            [ACTION, model_name],
-        ).fetchall()
-    return [
-        InventoryChange(
-            seq,
-            at,
-            actor,
-            role,
-            tuple(
-                (FIELD_LABELS.get(k, k), v.get("old"), v.get("new"))
-                for k, v in json.loads(evidence)["changes"].items()
-            ),
-            rationale,
-        )
-        for seq, at, actor, role, evidence, rationale in rows
-    ]
-
-
 def developers(con: duckdb.DuckDBPyConnection, model_name: str) -> frozenset[str]:
     """Who registered a version of the model or asked for its promotion (not independent)."""
     rows = con.execute(
@@ -408,30 +373,3 @@ def _write(
             "row_version": new.row_version,
         },
     )
-
-
-def inventory_mismatches(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Recorded entries that differ from the entry their latest audit record wrote: the
-    table was edited outside Vigil (or the record removed)."""
-    latest: dict[str, dict[str, Any]] = {}
-    for model, evidence in con.execute(
-        "SELECT model_name, evidence FROM audit_log WHERE action = ? ORDER BY seq", [ACTION]
-    ).fetchall():
-        latest[model] = json.loads(evidence)
-    problems = []
-    for name in con.execute("SELECT model_name FROM model_inventory ORDER BY 1").fetchall():
-        current = get_entry(con, name[0])
-        logged = latest.get(current.model_name)
-        if logged is None:
-            problems.append(f"The inventory entry of {current.model_name} has no audit record.")
-            continue
-        differing = [
-            FIELD_LABELS[k] for k in STORED if current.values()[k] != logged["entry"].get(k)
-        ]
-        if differing or logged.get("row_version") != current.row_version:
-            problems.append(
-                f"The inventory entry of {current.model_name} differs from its latest audit "
-                f"record ({', '.join(differing) or 'row version'}): it was changed outside "
-                "Vigil or records were removed."
-            )
-    return problems

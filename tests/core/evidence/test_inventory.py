@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from vigil.core.errors import PermissionDenied, UnknownModelError
-from vigil.core.evidence import inventory
+from vigil.core.evidence import inventory, inventory_history
 from vigil.core.evidence.common import EvidenceError, StaleEditError
 from vigil.core.evidence.inventory import (
     AiActRiskClass,
@@ -56,7 +56,7 @@ def test_analyst_documents_the_model_and_the_change_is_audited(demo_copy: Store)
     assert entry.limitations == "Not for business loans."
     with demo_copy.connect() as con:
         record = audit.query(con, audit.AuditFilter(action="update_inventory"))[-1]
-        assert inventory.inventory_mismatches(con) == []
+        assert inventory_history.inventory_mismatches(con) == []
     assert record["actor"] == "dana" and record["model_name"] == MODEL
     assert record["evidence"]["changes"]["limitations"]["new"] == "Not for business loans."
     assert record["evidence"]["changes"]["limitations"]["old"].startswith("Trained on 1,000")
@@ -182,7 +182,7 @@ def test_direct_database_edit_is_detected(demo_copy: Store) -> None:
     with demo_copy.transaction() as con:  # an edit behind Vigil's back
         con.execute("UPDATE model_inventory SET materiality_tier = 'low'")
     with demo_copy.connect() as con:
-        problems = inventory.inventory_mismatches(con)
+        problems = inventory_history.inventory_mismatches(con)
     assert problems == [
         "The inventory entry of credit-risk differs from its latest audit record (Materiality "
         "tier): it was changed outside Vigil or records were removed."
@@ -192,7 +192,7 @@ def test_direct_database_edit_is_detected(demo_copy: Store) -> None:
 def test_history_lists_each_change_newest_first(demo_copy: Store) -> None:
     inventory.update_entry(demo_copy, DANA, MODEL, {"owner": "Credit Risk"}, "Team renamed.")
     inventory.update_entry(demo_copy, RITA, MODEL, {"materiality_tier": "medium"}, "Re-tiered.")
-    first, second = inventory.history(demo_copy, MODEL)
+    first, second = inventory_history.history(demo_copy, MODEL)
     assert (first.actor, first.rationale) == ("rita", "Re-tiered.")
     assert first.changes == (("Materiality tier", "high", "medium"),)
     assert second.changes == (("Owner", "Retail Credit Analytics", "Credit Risk"),)
