@@ -131,6 +131,35 @@ SETTINGS: dict[str, Setting] = {
         "30",
         "Days a client an account signed in from stays exempt from delays strangers cause.",
     ),
+    "ingest_past_days": Setting(
+        "VIGIL_INGEST_PAST_DAYS",
+        "365",
+        "Rows time-stamped more than this many days before their version's training date (or "
+        "registration, if earlier) are quarantined: a year 0001 or a 1970 default is a bug.",
+    ),
+    "ingest_future_hours": Setting(
+        "VIGIL_INGEST_FUTURE_HOURS",
+        "24",
+        "Rows time-stamped more than this many hours after the ingest are quarantined "
+        "(a 9999-12-31 placeholder, a clock set wrong).",
+    ),
+    "store_key": Setting(
+        "VIGIL_STORE_KEY",
+        "",
+        "Encrypt the store at rest (DuckDB AES-GCM) with this key; overrides the key file. "
+        "Without a key, the store is plain.",
+    ),
+    "store_key_file": Setting(
+        "VIGIL_STORE_KEY_FILE",
+        "",
+        "File holding the store's encryption key (mode 0600, outside VIGIL_HOME).",
+    ),
+    "store_unsafe_crypto": Setting(
+        "VIGIL_STORE_UNSAFE_CRYPTO",
+        "",
+        "Set to 1 to write an encrypted store without OpenSSL (DuckDB's httpfs extension): "
+        "DuckDB's built-in crypto then draws nonces from a weak generator. For tests only.",
+    ),
 }
 
 

@@ -57,20 +57,36 @@ class Batch:
     batch_id: int
 
 
+def new_batch(
+    con: duckdb.DuckDBPyConnection, kind: Kind, model_name: str, source: str, sha256: str
+) -> Batch:
+    return Batch(kind, model_name, source, sha256, int(scalar(con, "SELECT nextval('batch_seq')")))
+
+
 def _quarantine_and_count(
-    con: duckdb.DuckDBPyConnection, batch: Batch
+    con: duckdb.DuckDBPyConnection, batch: Batch, raw_json: str
 ) -> tuple[int, int, tuple[ReasonCount, ...]]:
-    """Write new quarantine records for rows in `checked` with a reason; skip ones seen before."""
-    quarantined = int(scalar(con, "SELECT count(*) FROM checked WHERE reason IS NOT NULL"))
+    """Write new quarantine records for the rows of `checked` with a reason and the records
+    of `rejected`; a row quarantined before (same file, same line) is not written again."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE refused AS
+        SELECT c._row, c.id, c.reason, {raw_json} AS raw
+        FROM checked c JOIN raw r USING (_row) WHERE c.reason IS NOT NULL
+        UNION ALL
+        SELECT _row, NULL, reason, to_json(raw) FROM rejected
+        """
+    )
+    quarantined = int(scalar(con, "SELECT count(*) FROM refused"))
     before = int(scalar(con, "SELECT count(*) FROM quarantine"))
     con.execute(
         """
         INSERT INTO quarantine
-        SELECT ?, ?, ?, ?, ?, c._row, c.id, c.reason, to_json(r), now()::TIMESTAMP
-        FROM checked c JOIN raw r USING (_row)
-        WHERE c.reason IS NOT NULL AND NOT EXISTS (
+        SELECT ?, ?, ?, ?, ?, f._row, f.id, f.reason, f.raw, now()::TIMESTAMP
+        FROM refused f
+        WHERE NOT EXISTS (
             SELECT 1 FROM quarantine q
-            WHERE q.kind = ? AND q.model_name = ? AND q.file_sha256 = ? AND q.row_number = c._row
+            WHERE q.kind = ? AND q.model_name = ? AND q.file_sha256 = ? AND q.row_number = f._row
         )
         """,
         [
@@ -82,9 +98,10 @@ def _quarantine_and_count(
     reasons = con.execute(
         """
         SELECT regexp_replace(reason, '''[^'']*''', '…', 'g') AS kind, count(*) AS n
-        FROM checked WHERE reason IS NOT NULL GROUP BY 1 ORDER BY n DESC, kind LIMIT 10
+        FROM refused GROUP BY 1 ORDER BY n DESC, kind LIMIT 10
         """
     ).fetchall()
+    con.execute("DROP TABLE refused")
     return quarantined, new_records, tuple(ReasonCount(str(r), int(n)) for r, n in reasons)
 
 
@@ -100,10 +117,21 @@ def _record_batch(con: duckdb.DuckDBPyConnection, result: IngestResult, sha: str
 
 
 def finish(
-    con: duckdb.DuckDBPyConnection, batch: Batch, *, read: int, stored: int, ignored: list[str]
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    *,
+    stored: int,
+    ignored: list[str],
+    raw_json: str,
 ) -> IngestResult:
-    """Quarantine the rejected rows of `checked`, record the batch, and count every row."""
-    quarantined, new_records, reasons = _quarantine_and_count(con, batch)
+    """Quarantine what `checked` and `rejected` refuse, record the batch, count every row.
+
+    Read counts every record of the file (parsed or not); already present is what is left
+    once stored and quarantined rows are taken away."""
+    read = int(
+        scalar(con, "SELECT (SELECT count(*) FROM checked) + (SELECT count(*) FROM rejected)")
+    )
+    quarantined, new_records, reasons = _quarantine_and_count(con, batch, raw_json)
     result = IngestResult(
         file=batch.source,
         kind=batch.kind,
@@ -118,5 +146,5 @@ def finish(
         ignored_columns=tuple(ignored),
     )
     _record_batch(con, result, batch.sha256)
-    con.execute("DROP TABLE raw; DROP TABLE checked")
+    con.execute("DROP TABLE raw; DROP TABLE checked; DROP TABLE rejected")
     return result

@@ -6,11 +6,66 @@ NULL for a row that may be stored. Every problem in a row is named, separated by
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import duckdb
 
+from vigil.core import settings
 from vigil.core.contract import FEATURE_TYPES, TYPE_NOUNS, FeatureSpec
-from vigil.core.registry.versions import ModelTables
+from vigil.core.registry.versions import ModelTables, ModelVersion
 from vigil.core.store.sql import quote_ident, quote_literal
+
+
+@dataclass(frozen=True)
+class TimeBounds:
+    """The plausible range of a row's time stamp: outside it, a clock or a default is wrong.
+
+    Not earlier than VIGIL_INGEST_PAST_DAYS before the version's training date (or its
+    registration, if that came first: logs may be back-filled for a model registered late);
+    not later than VIGIL_INGEST_FUTURE_HOURS after the ingest."""
+
+    earliest: dict[str, dt.datetime]  # model_version -> earliest accepted time
+    latest: dt.datetime
+
+    @classmethod
+    def for_versions(cls, versions: list[ModelVersion], now: dt.datetime) -> TimeBounds:
+        days = dt.timedelta(days=float(settings.get("ingest_past_days")))
+        hours = dt.timedelta(hours=float(settings.get("ingest_future_hours")))
+        earliest = {
+            v.model_version: dt.datetime.combine(
+                min(v.training_date, v.registered_at.date()), dt.time()
+            )
+            - days
+            for v in versions
+        }
+        return cls(earliest, (now + hours).replace(microsecond=0))
+
+    def earliest_sql(self, version_expr: str) -> str:
+        """SQL: the earliest accepted time for the version in `version_expr`."""
+        if not self.earliest:
+            return "NULL::TIMESTAMP"
+        cases = " ".join(f"WHEN {quote_literal(v)} THEN {_ts(t)}" for v, t in self.earliest.items())
+        return f"CASE {version_expr} {cases} END"
+
+    @property
+    def overall_earliest(self) -> dt.datetime | None:
+        return min(self.earliest.values()) if self.earliest else None
+
+    def check(self, column: str, value: str, raw: str, earliest: str, why_early: str) -> str:
+        """SQL CASE naming a time outside the range, or NULL."""
+        return (
+            f"CASE WHEN {value} > {_ts(self.latest)} THEN format('{column} {{}} is later than "
+            f"{self.latest:%Y-%m-%d %H:%M} UTC, the ingest time plus "
+            f"{settings.get('ingest_future_hours')} h: check the producer''s clock', "
+            f"{quoted(raw)}) "
+            f"WHEN {value} < {earliest} THEN format('{column} {{}} is earlier than {{}}, "
+            f"{why_early}', {quoted(raw)}, strftime({earliest}, '%Y-%m-%d')) END"
+        )
+
+
+def _ts(value: dt.datetime) -> str:
+    return f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}'"
 
 
 def text(expr: str) -> str:
@@ -74,15 +129,22 @@ def _missing(name: str) -> str:
     return f"'column ''{name}'' is missing from the file'"
 
 
-def _prediction_checks(
-    tables: ModelTables,
-    model_name: str,
-    versions: list[str],
-    specs: dict[str, FeatureSpec],
-    needing: dict[str, list[str]],
-    columns: dict[str, str],
-) -> list[str]:
+@dataclass(frozen=True)
+class PredictionRules:
+    """What a prediction row is checked against: the model's versions and their features."""
+
+    tables: ModelTables
+    model_name: str
+    versions: list[str]
+    specs: dict[str, FeatureSpec]
+    needing: dict[str, list[str]]  # feature -> versions that need a value for it
+    bounds: TimeBounds
+    unit: str  # how rows are located in this file: 'line' or 'row'
+
+
+def _prediction_checks(rules: PredictionRules, columns: dict[str, str]) -> list[str]:
     """One SQL expression per rule, over CTE `v` of the prediction query."""
+    tables, model_name, versions = rules.tables, rules.model_name, rules.versions
     version_list = ", ".join(quote_literal(v) for v in versions)
     checks: list[str] = []
     if "prediction_id" not in columns:
@@ -108,8 +170,17 @@ def _prediction_checks(
             "WHEN v.served_at IS NULL THEN format('timestamp {} is not a date-time', "
             f"{quoted('v.ts_raw')}) END"
         )
-    for spec in specs.values():
-        checks.append(value_check(spec, columns, needing[spec.name]))
+        checks.append(
+            rules.bounds.check(
+                "timestamp",
+                "v.served_at",
+                "v.ts_raw",
+                rules.bounds.earliest_sql("v.model_version"),
+                "a year before its version was trained or registered (VIGIL_INGEST_PAST_DAYS)",
+            )
+        )
+    for spec in rules.specs.values():
+        checks.append(value_check(spec, columns, rules.needing[spec.name]))
     if "prediction" not in columns:
         checks.append(_missing("prediction"))
     else:
@@ -136,31 +207,27 @@ def _prediction_checks(
 
 
 def check_predictions(
-    con: duckdb.DuckDBPyConnection,
-    tables: ModelTables,
-    model_name: str,
-    versions: list[str],
-    specs: dict[str, FeatureSpec],
-    needing: dict[str, list[str]],
-    columns: dict[str, str],
+    con: duckdb.DuckDBPyConnection, rules: PredictionRules, columns: dict[str, str]
 ) -> None:
     """Build temp table `checked`: typed values plus `reason` (NULL for a good row)."""
 
     def col(name: str) -> str:
         return text(quote_ident(name)) if name in columns else "NULL"
 
-    checks = _prediction_checks(tables, model_name, versions, specs, needing, columns)
+    specs = rules.specs
+    checks = _prediction_checks(rules, columns)
     typed_features = ", ".join(
         f"TRY_CAST({col(s.name)} AS {FEATURE_TYPES[s.type]}) AS {quote_ident(s.name)}"
         for s in specs.values()
     )
     raw_features = ", ".join(quote_ident(s.name) for s in specs.values() if s.name in columns)
     ts_expr = timestamp_expr(columns, "timestamp") if "timestamp" in columns else "NULL"
+    where = "on line" if rules.unit == "line" else "in row"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE checked AS
         WITH v AS (
-            SELECT _row,
+            SELECT _row, _nested,
                    {col("prediction_id")} AS id,
                    {col("model_name")} AS model_name_raw,
                    {col("model_version")} AS model_version,
@@ -176,7 +243,8 @@ def check_predictions(
             FROM raw
         ),
         reasons AS (
-            SELECT v.*, NULLIF(concat_ws('; ', {", ".join(checks)}), '') AS own_reason
+            SELECT v.*, coalesce(v._nested, NULLIF(concat_ws('; ', {", ".join(checks)}), ''))
+                   AS own_reason
             FROM v
         ),
         ranked AS (
@@ -188,76 +256,8 @@ def check_predictions(
                CASE
                    WHEN own_reason IS NOT NULL THEN own_reason
                    WHEN id IS NOT NULL AND _row > first_row THEN
-                       format('duplicate prediction_id ''{{}}'' (first in row {{}})', id, first_row)
+                       format('duplicate prediction_id ''{{}}'' (first {where} {{}})', id, first_row)
                END AS reason
         FROM ranked
-        """
-    )
-
-
-def check_labels(
-    con: duckdb.DuckDBPyConnection, tables: ModelTables, model_name: str, columns: dict[str, str]
-) -> None:
-    """Build temp table `checked` for a label file, joining stored predictions and labels."""
-    binary = tables.task == "binary_classification"
-    has_ts = "label_timestamp" in columns
-    label_ts = timestamp_expr(columns, "label_timestamp") if has_ts else "NULL"
-    ts_raw = text('"label_timestamp"') if has_ts else "NULL"
-    model_check = (
-        model_name_check(text("model_name"), model_name) if "model_name" in columns else "NULL"
-    )
-    not_binary = (
-        "WHEN label NOT IN (0, 1) THEN format('label {} is not 0 or 1', label_raw)"
-        if binary
-        else ""
-    )
-    log = quote_ident(tables.log_table)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE checked AS
-        WITH v AS (
-            SELECT _row, {text("prediction_id")} AS id,
-                   {text("label")} AS label_raw,
-                   TRY_CAST({text("label")} AS DOUBLE) AS label,
-                   {ts_raw} AS ts_raw,
-                   {label_ts}::TIMESTAMP AS label_timestamp,
-                   {model_check} AS model_problem
-            FROM raw
-        ),
-        joined AS (
-            SELECT v.*, p.prediction_id IS NOT NULL AS known,
-                   l.label AS stored_label,
-                   min(_row) OVER (PARTITION BY id) AS first_row
-            FROM v
-            LEFT JOIN (SELECT DISTINCT prediction_id FROM {log}) p ON p.prediction_id = v.id
-            LEFT JOIN (SELECT prediction_id, label FROM labels
-                       WHERE model_name = {quote_literal(model_name)}) l
-                   ON l.prediction_id = v.id
-        )
-        SELECT _row, id, label, label_timestamp, stored_label,
-               NULLIF(concat_ws('; ',
-                   model_problem,
-                   CASE WHEN id IS NULL THEN 'prediction_id is empty' END,
-                   CASE WHEN label_raw IS NULL THEN 'label is empty'
-                        WHEN label IS NULL THEN format('label: {{}} is not a number',
-                             {quoted("label_raw")})
-                        WHEN NOT isfinite(label) THEN 'label is not a finite number'
-                        {not_binary}
-                   END,
-                   CASE WHEN ts_raw IS NOT NULL AND label_timestamp IS NULL THEN
-                        format('label_timestamp: {{}} is not a date-time', {quoted("ts_raw")})
-                   END,
-                   CASE WHEN id IS NOT NULL AND NOT known THEN
-                        format('no prediction with id ''{{}}'' has been ingested for {model_name}',
-                               id) END,
-                   CASE WHEN id IS NOT NULL AND _row > first_row THEN
-                        format('duplicate prediction_id ''{{}}'' (first in row {{}})',
-                               id, first_row) END,
-                   CASE WHEN stored_label IS NOT NULL AND label IS NOT NULL
-                             AND stored_label <> label THEN
-                        format('a label for ''{{}}'' is already recorded ({{}}); corrections are '
-                               'not accepted', id, stored_label) END
-               ), '') AS reason
-        FROM joined
         """
     )

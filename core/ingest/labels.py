@@ -6,18 +6,27 @@ one already recorded (corrections are not accepted); the same label again is alr
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+
+import duckdb
 
 from vigil.core.contract import LABEL_COLUMNS
 from vigil.core.errors import IngestError
-from vigil.core.ingest.batches import Batch, IngestResult, Kind, finish
-from vigil.core.ingest.checks import check_labels
+from vigil.core.ingest import readers
+from vigil.core.ingest.batches import Batch, IngestResult, Kind, finish, new_batch
+from vigil.core.ingest.checks import (
+    TimeBounds,
+    model_name_check,
+    quoted,
+    text,
+    timestamp_expr,
+)
 from vigil.core.ingest.predictions import ingest_lock
-from vigil.core.ingest.readers import load_raw
 from vigil.core.registry.artifacts import sha256_file
-from vigil.core.registry.versions import model_tables
+from vigil.core.registry.versions import ModelTables, list_versions, model_tables
 from vigil.core.store.connection import Store, limit_memory
-from vigil.core.store.sql import read_source, scalar
+from vigil.core.store.sql import quote_ident, quote_literal, scalar
 
 
 def ingest_labels(
@@ -26,35 +35,139 @@ def ingest_labels(
     """Validate and store one feedback file."""
     path = Path(path)
     source = source_name or str(path)
-    read_source(path)
+    readers.file_format(path)  # fail fast on a missing file or unknown type
     sha = sha256_file(path)
     with ingest_lock, store.transaction() as con:
         limit_memory(con, store.home)
         tables = model_tables(con, model_name)
-        columns = load_raw(con, path)
-        batch = Batch(
-            Kind.LABEL, model_name, source, sha, int(scalar(con, "SELECT nextval('batch_seq')"))
+        bounds = TimeBounds.for_versions(list_versions(con, model_name), _now(con))
+        loaded = readers.load(
+            con, path, wanted={*LABEL_COLUMNS, "model_name"}, key_column="prediction_id"
         )
+        columns = loaded.columns
         missing = [c for c in ("prediction_id", "label") if c not in columns]
         if missing:
             raise IngestError(
                 f"{path}: a label file needs columns prediction_id and label; "
                 f"missing: {', '.join(missing)}"
             )
-        check_labels(con, tables, model_name, columns)
-        read = int(scalar(con, "SELECT count(*) FROM checked"))
-        stored = int(
-            scalar(
-                con, "SELECT count(*) FROM checked WHERE reason IS NULL AND stored_label IS NULL"
-            )
-        )
-        con.execute(
-            """
-            INSERT INTO labels
-            SELECT ?, id, label, label_timestamp, ?, now()::TIMESTAMP
-            FROM checked WHERE reason IS NULL AND stored_label IS NULL
-            """,
-            [model_name, batch.batch_id],
-        )
+        batch = new_batch(con, Kind.LABEL, model_name, source, sha)
+        unit = "row" if loaded.format is readers.FileFormat.PARQUET else "line"
+        check_labels(con, tables, model_name, columns, bounds, unit)
+        stored = _store_labels(con, model_name, batch)
         ignored = sorted(c for c in columns if c not in {*LABEL_COLUMNS, "model_name"})
-        return finish(con, batch, read=read, stored=stored, ignored=ignored)
+        return finish(
+            con,
+            batch,
+            stored=stored,
+            ignored=[*ignored, *loaded.unreadable_names],
+            raw_json=readers.raw_json(loaded, "r"),
+        )
+
+
+def _now(con: duckdb.DuckDBPyConnection) -> dt.datetime:
+    value = scalar(con, "SELECT now()::TIMESTAMP")
+    assert isinstance(value, dt.datetime)
+    return value
+
+
+def _store_labels(con: duckdb.DuckDBPyConnection, model_name: str, batch: Batch) -> int:
+    stored = int(
+        scalar(con, "SELECT count(*) FROM checked WHERE reason IS NULL AND stored_label IS NULL")
+    )
+    con.execute(
+        """
+        INSERT INTO labels
+        SELECT ?, id, label, label_timestamp, ?, now()::TIMESTAMP
+        FROM checked WHERE reason IS NULL AND stored_label IS NULL
+        """,
+        [model_name, batch.batch_id],
+    )
+    return stored
+
+
+def _value_problems(binary: bool, bounds: TimeBounds) -> str:
+    """SQL over CTE `joined`: the label's and its time's problems."""
+    not_binary = (
+        "WHEN label NOT IN (0, 1) THEN format('label {} is not 0 or 1', label_raw)"
+        if binary
+        else ""
+    )
+    earliest = bounds.overall_earliest
+    in_range = bounds.check(
+        "label_timestamp",
+        "label_timestamp",
+        "ts_raw",
+        f"TIMESTAMP '{earliest:%Y-%m-%d %H:%M:%S}'" if earliest else "NULL::TIMESTAMP",
+        "a year before the model was trained or registered (VIGIL_INGEST_PAST_DAYS)",
+    )
+    return f"""
+        CASE WHEN label_raw IS NULL THEN 'label is empty'
+             WHEN label IS NULL THEN format('label: {{}} is not a number', {quoted("label_raw")})
+             WHEN NOT isfinite(label) THEN 'label is not a finite number'
+             {not_binary}
+        END,
+        CASE WHEN ts_raw IS NOT NULL AND label_timestamp IS NULL THEN
+             format('label_timestamp: {{}} is not a date-time', {quoted("ts_raw")}) END,
+        {in_range}"""
+
+
+def check_labels(
+    con: duckdb.DuckDBPyConnection,
+    tables: ModelTables,
+    model_name: str,
+    columns: dict[str, str],
+    bounds: TimeBounds,
+    unit: str,
+) -> None:
+    """Build temp table `checked` for a label file, joining stored predictions and labels."""
+    has_ts = "label_timestamp" in columns
+    label_ts = timestamp_expr(columns, "label_timestamp") if has_ts else "NULL"
+    ts_raw = text('"label_timestamp"') if has_ts else "NULL"
+    model_check = (
+        model_name_check(text("model_name"), model_name) if "model_name" in columns else "NULL"
+    )
+    where = "on line" if unit == "line" else "in row"
+    log = quote_ident(tables.log_table)
+    values = _value_problems(tables.task == "binary_classification", bounds)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE checked AS
+        WITH v AS (
+            SELECT _row, _nested, {text("prediction_id")} AS id,
+                   {text("label")} AS label_raw,
+                   TRY_CAST({text("label")} AS DOUBLE) AS label,
+                   {ts_raw} AS ts_raw,
+                   {label_ts}::TIMESTAMP AS label_timestamp,
+                   {model_check} AS model_problem
+            FROM raw
+        ),
+        joined AS (
+            SELECT v.*, p.prediction_id IS NOT NULL AS known,
+                   l.label AS stored_label,
+                   min(_row) OVER (PARTITION BY id) AS first_row
+            FROM v
+            LEFT JOIN (SELECT DISTINCT prediction_id FROM {log}) p ON p.prediction_id = v.id
+            LEFT JOIN (SELECT prediction_id, label FROM labels
+                       WHERE model_name = {quote_literal(model_name)}) l
+                   ON l.prediction_id = v.id
+        )
+        SELECT _row, id, label, label_timestamp, stored_label,
+               coalesce(_nested, NULLIF(concat_ws('; ',
+                   model_problem,
+                   CASE WHEN id IS NULL THEN 'prediction_id is empty' END,
+                   {values},
+                   CASE WHEN id IS NOT NULL AND NOT known THEN
+                        format('no prediction with id ''{{}}'' has been ingested for {model_name}',
+                               id) END,
+                   CASE WHEN id IS NOT NULL AND _row > first_row THEN
+                        format('duplicate prediction_id ''{{}}'' (first {where} {{}})',
+                               id, first_row) END,
+                   CASE WHEN stored_label IS NOT NULL AND label IS NOT NULL
+                             AND stored_label <> label THEN
+                        format('a label for ''{{}}'' is already recorded ({{}}); corrections are '
+                               'not accepted', id, stored_label) END
+               ), '')) AS reason
+        FROM joined
+        """
+    )

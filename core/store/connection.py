@@ -21,6 +21,7 @@ import duckdb
 
 from vigil.core import settings
 from vigil.core.errors import StoreBusyError, StoreError
+from vigil.core.store import encryption
 from vigil.core.store.migrations import LATEST_VERSION, MIGRATIONS
 from vigil.core.store.sql import scalar
 
@@ -66,13 +67,32 @@ class Store:
     def artifacts_dir(self) -> Path:
         return self.home / "artifacts"
 
+    @property
+    def spill_dir(self) -> Path:
+        """Where DuckDB spills big sorts and joins (see limit_memory)."""
+        return self.home / "tmp"
+
+    def _connect_once(self) -> duckdb.DuckDBPyConnection:
+        key = encryption.store_key(self.home)
+        if key is not None:
+            return encryption.connect_encrypted(self.db_path, key)
+        try:
+            return duckdb.connect(str(self.db_path))
+        except duckdb.IOException:
+            raise
+        except duckdb.Error as err:
+            refused = encryption.refuse_plain_open_of_encrypted(self.db_path, err)
+            raise (
+                refused or StoreError(f"Cannot open the store at {self.db_path}: {err}")
+            ) from err
+
     def _open(self, timeout_s: float) -> duckdb.DuckDBPyConnection:
         self.home.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + timeout_s
         delay = 0.02
         while True:
             try:
-                con = duckdb.connect(str(self.db_path))
+                con = self._connect_once()
                 break
             except duckdb.IOException as err:
                 if not _is_lock_conflict(err):
@@ -118,12 +138,24 @@ class Store:
                 action()
 
     def _migrate_once(self, con: duckdb.DuckDBPyConnection) -> None:
+        """On this process's first open: migrate, and delete spill files that a killed process
+        left behind (DuckDB deletes its own when a connection closes; while this process
+        holds the file lock no other process can be spilling)."""
         if self.db_path in _migrated:
             return
         with _migrate_lock:
             if self.db_path not in _migrated:
+                _clean_spill(self.spill_dir)
                 migrate(con)
                 _migrated.add(self.db_path)
+
+
+def _clean_spill(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    for leftover in folder.iterdir():
+        if leftover.is_file() and leftover.name.startswith("duckdb_temp"):
+            leftover.unlink(missing_ok=True)
 
 
 def limit_memory(con: duckdb.DuckDBPyConnection, home: Path) -> None:

@@ -28,5 +28,5 @@ def test_quarantine_filter(demo_store: Store) -> None:
     at = run_page(demo_store, "data", user="vic")
     at.text_input(key="data_q_contains").input("duplicate").run()
     assert list(at.dataframe[1].value["reason"]) == [
-        "duplicate prediction_id 'cr-bad-5' (first in row 6)"
+        "duplicate prediction_id 'cr-bad-5' (first on line 7)"
     ]

@@ -85,7 +85,7 @@ def test_each_bad_value_is_quarantined_with_its_reason(
     rows.loc[1, column] = value
     result = ingest_predictions(toy, "toy", _csv(rows, tmp_path / "bad.csv"))
     assert (result.read, result.stored, result.quarantined) == (3, 2, 1)
-    assert _quarantine(toy) == [(2, reason)]
+    assert _quarantine(toy) == [(3, reason)]  # line 3: the header is line 1
 
 
 def test_several_problems_in_one_row_are_all_named(toy: Store, tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_several_problems_in_one_row_are_all_named(toy: Store, tmp_path: Path) -
     rows.loc[0, "timestamp"] = "never"
     ingest_predictions(toy, "toy", _csv(rows, tmp_path / "multi.csv"))
     assert _quarantine(toy) == [
-        (1, "timestamp 'never' is not a date-time; income: 'x' is not a number")
+        (2, "timestamp 'never' is not a date-time; income: 'x' is not a number")
     ]
 
 
@@ -121,8 +121,8 @@ def test_duplicates_in_file_and_reingest_change_nothing(toy: Store, tmp_path: Pa
     first = ingest_predictions(toy, "toy", path)
     assert (first.read, first.stored, first.quarantined, first.already_present) == (5, 3, 2, 0)
     assert _quarantine(toy) == [
-        (1, "income: 'oops' is not a number"),
-        (5, "duplicate prediction_id 'p2' (first in row 2)"),
+        (2, "income: 'oops' is not a number"),
+        (6, "duplicate prediction_id 'p2' (first on line 3)"),
     ]
     before = (_stored_ids(toy), _quarantine(toy))
     second = ingest_predictions(toy, "toy", path)
@@ -166,7 +166,7 @@ def test_unknown_model_and_unreadable_files_are_refused(toy: Store, tmp_path: Pa
         ingest_predictions(toy, "nope", path)
     with pytest.raises(
         IngestError,
-        match=r"b\.txt: unsupported file type '\.txt'; use \.parquet, \.csv or \.jsonl$",
+        match=r"b\.txt: unsupported file type '\.txt'; use \.parquet, \.csv or \.jsonl ",
     ):
         ingest_predictions(toy, "toy", tmp_path / "b.txt")
     with pytest.raises(IngestError, match=r"missing\.csv: file not found$"):
@@ -195,9 +195,9 @@ def test_labels_join_later_and_unknown_ids_are_quarantined(toy: Store, tmp_path:
         ).fetchall()
         stored = con.execute("SELECT prediction_id, label FROM labels ORDER BY 1").fetchall()
     assert reasons == [
-        (3, "no prediction with id 'zzz' has been ingested for toy"),
-        (4, "label: 'maybe' is not a number"),
-        (5, "duplicate prediction_id 'p1' (first in row 1)"),
+        (4, "no prediction with id 'zzz' has been ingested for toy"),
+        (5, "label: 'maybe' is not a number"),
+        (6, "duplicate prediction_id 'p1' (first on line 2)"),
     ]
     assert stored == [("p1", 1.0), ("p2", 0.0)]
     again = ingest_labels(toy, "toy", path)
@@ -219,7 +219,7 @@ def test_a_changed_label_is_not_silently_overwritten(toy: Store, tmp_path: Path)
     )
     assert (result.stored, result.quarantined) == (0, 1)
     assert _quarantine(toy)[-1] == (
-        1,
+        2,
         "a label for 'p1' is already recorded (1.0); corrections are not accepted",
     )
 
@@ -229,7 +229,7 @@ def test_binary_labels_must_be_zero_or_one(toy: Store, tmp_path: Path) -> None:
     ingest_labels(
         toy, "toy", _csv(pd.DataFrame({"prediction_id": ["p1"], "label": [2]}), tmp_path / "l.csv")
     )
-    assert _quarantine(toy) == [(1, "label 2 is not 0 or 1")]
+    assert _quarantine(toy) == [(2, "label 2 is not 0 or 1")]
 
 
 def test_label_file_without_label_column_is_refused(toy: Store, tmp_path: Path) -> None:

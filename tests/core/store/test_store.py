@@ -146,3 +146,62 @@ def test_a_newer_store_is_refused(tmp_path: Path) -> None:
         Store(tmp_path).connect(),
     ):
         pass
+
+
+def test_spill_files_of_a_killed_process_are_cleaned_on_the_next_open(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    code = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        from vigil.core.store.connection import Store, limit_memory
+        with Store(Path({str(home)!r})).connect() as con:
+            con.execute("SET memory_limit = '40MB'; SET threads = 1")
+            limit_memory(con, Path({str(home)!r}))
+            con.execute("SET memory_limit = '40MB'")
+            con.execute("CREATE TEMP TABLE big AS SELECT i, md5(i::VARCHAR) AS h "
+                        "FROM range(3000000) t(i) ORDER BY h")
+            print("spilled", flush=True)
+            os.kill(os.getpid(), 9)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    left = list((home / "tmp").glob("duckdb_temp*"))
+    assert left, "the killed process left no spill file; the test proves nothing"
+    connection._migrated.discard(Store(home).db_path)
+    with Store(home).connect():
+        pass
+    assert list((home / "tmp").glob("duckdb_temp*")) == []
+
+
+def test_a_killed_ingest_leaves_nothing_and_a_rerun_stores_everything(
+    store: Store, tmp_path: Path
+) -> None:
+    """kill -9 in the middle of an ingest: no partial file is visible, the re-run stores all."""
+    register_toy(store, tmp_path)
+    rows = log_rows(200_000)
+    rows["prediction_id"] = [f"k{i}" for i in range(len(rows))]
+    path = tmp_path / "big.csv"
+    rows.to_csv(path, index=False)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "vigil", "ingest", "--model", "toy", str(path)],
+        cwd=ROOT,
+        env={**__import__("os").environ, "VIGIL_HOME": str(store.home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(2.5)
+    cli.kill()
+    cli.wait()
+    with store.connect() as con:
+        partial = con.execute("SELECT count(*) FROM log_toy").fetchone()
+    assert partial in ((0,), (200_000,))
+    from vigil.core.ingest.predictions import ingest_predictions
+
+    result = ingest_predictions(store, "toy", path)
+    assert result.stored + result.already_present == 200_000
+    with store.connect() as con:
+        assert con.execute("SELECT count(DISTINCT prediction_id) FROM log_toy").fetchone() == (
+            200_000,
+        )

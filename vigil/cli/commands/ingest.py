@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vigil.cli.command import Command
 from vigil.cli.commands.common import add_json_argument, print_results, store
 from vigil.cli.exits import Exit
-from vigil.core.alerts.evaluate import refresh_after_ingest
 from vigil.core.ingest import history
-from vigil.core.ingest.batches import IngestResult
-from vigil.core.ingest.labels import ingest_labels
-from vigil.core.ingest.predictions import ingest_predictions
+from vigil.core.ingest.batches import IngestResult, Kind
+from vigil.core.ingest.run import ingest_files
 from vigil.core.registry import versions as registry
 
 
@@ -34,21 +33,28 @@ def _print_result(r: IngestResult) -> None:
 
 
 def _ingest(args: argparse.Namespace, *, labels: bool) -> int:
-    st = store()
-    run = ingest_labels if labels else ingest_predictions
-    results = [run(st, args.model, path) for path in args.files]
-    report = refresh_after_ingest(st, args.model)
+    """Every file's outcome; exit 1 naming the files that failed (the others are stored)."""
+    run = ingest_files(store(), args.model, args.files, Kind.LABEL if labels else Kind.PREDICTION)
     if args.json:
-        print_results(results)
-        return Exit.OK
-    for r in results:
-        _print_result(r)
-    failing = report.failures
-    print(
-        f"Alert rules re-evaluated: {len(failing)} failing window(s)"
-        + (" — see `vigil check` or the Alerts page." if failing else ".")
-    )
-    return Exit.OK
+        print_results([f.result or f for f in run.files])
+    for f in run.files:
+        if f.result is None:
+            print(f"error: {f.error}", file=sys.stderr)
+        elif not args.json:
+            _print_result(f.result)
+    if run.failing_alert_windows is not None and not args.json:
+        failing = run.failing_alert_windows
+        print(
+            f"Alert rules re-evaluated: {failing} failing window(s)"
+            + (" — see `vigil check` or the Alerts page." if failing else ".")
+        )
+    if run.failed and len(run.files) > 1:
+        print(
+            f"error: {len(run.failed)} of {len(run.files)} files failed and stored nothing: "
+            + ", ".join(f.file for f in run.failed),
+            file=sys.stderr,
+        )
+    return Exit.ERROR if run.failed else Exit.OK
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
