@@ -20,6 +20,7 @@ from vigil.pages import (
     explain,
     fairness,
     findings,
+    mitigation,
     overview,
     performance,
     registry,
@@ -37,7 +38,7 @@ class Section:
 
 SECTIONS: tuple[Section, ...] = (
     Section("Monitor", (overview, drift, performance, service, alerts)),
-    Section("Responsible AI", (fairness, explain)),
+    Section("Responsible AI", (fairness, explain, mitigation)),
     Section("Govern", (registry, review, audit, calendar, findings)),
     Section("Admin", (data, users)),
 )
