@@ -142,7 +142,8 @@ def _handle(ctx: PageContext, unresolved: tuple[Alert, ...]) -> None:
     if not unresolved:
         return
     by_id = {a.alert_id: a for a in unresolved}
-    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    today = dt.datetime.now(dt.UTC).date()
+    tomorrow = today + dt.timedelta(days=1)
     with st.form("alerts_handle"):
         st.markdown("**Handle an alert**")
         chosen = st.selectbox(
@@ -150,7 +151,7 @@ def _handle(ctx: PageContext, unresolved: tuple[Alert, ...]) -> None:
         )
         action = st.radio("Action", ACTIONS, horizontal=True, key="alerts_action")
         left, right = st.columns(2)
-        until_day = left.date_input("Snooze until (UTC)", value=tomorrow, min_value=tomorrow)
+        until_day = left.date_input("Snooze until (UTC)", value=tomorrow, min_value=today)
         until_time = right.time_input("at (UTC)", value=dt.time(9, 0))
         note = st.text_area("Note (kept in the audit trail)", key="alerts_note")
         submitted = st.form_submit_button("Apply", type="primary")

@@ -223,13 +223,14 @@ def evaluate(
             continue
         judged.append(v)
         selection = Selection(model_name, v.model_version, start, end)
+        with store.connect() as con:
+            cut = {g: calendar_windows(con, g, start, end) for g in {r.granularity for r in rules}}
         for rule in rules:
             metric = metrics.BY_NAME.get(rule.metric)
             if metric is None or not metric.applies_to(v.task):
                 skipped.append(f"rule {rule.rule_id}: {rule.metric} does not apply to {v.task}")
                 continue
-            with store.connect() as con:
-                windows = calendar_windows(con, rule.granularity, start, end)
+            windows = cut[rule.granularity]
             if rule.min_age_days and as_of is not None:
                 cutoff = as_of - dt.timedelta(days=rule.min_age_days)
                 windows = [w for w in windows if w.end <= cutoff]
