@@ -1,34 +1,64 @@
-"""Audit: the hash-chained log with filters, its verification, exports and sign-off reports."""
+"""Audit: the keyed, hash-chained log with filters, its verification beside its checkpoints,
+exports and sign-off reports.
+
+Everything people wrote (rationales, names, evidence) and every message that quotes it is
+drawn as text, never as markdown: a rationale must not be able to draw a badge or fetch an
+image in a reviewer's browser.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
-from vigil.core.govern import audit, signoff
+from vigil.core.govern import audit, audit_report, signoff
+from vigil.core.govern.checkpoints import CheckpointState
 
 PAGE = PageSpec(title="Audit", icon=":material/receipt_long:", url_path="audit", needs_model=False)
 ALL = "All"
 
 
+def when(moment: dt.datetime | None) -> str:
+    """The page's one time format, with its zone: '24 Nov 2026, 14:05:07 UTC'. The log keeps
+    UTC (naive datetimes are UTC); seconds matter, records often share a minute."""
+    if moment is None:
+        return "–"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return f"{moment.day} {moment:%b %Y, %H:%M:%S} UTC"
+
+
 def _chain(ctx: PageContext) -> None:
-    report = audit.chain_report(ctx.store)
-    chain = report.chain
-    if chain.valid:
-        st.success(f"Chain intact: {chain.records} records verified.")
-        if report.head_hash:
-            st.caption(
-                f"Newest record hash `{report.head_hash}` — keep a copy elsewhere to detect "
-                "removal of the newest records."
-            )
-    else:
-        st.error(f"Chain broken at record {chain.first_broken_seq}: {chain.message}")
-    for problem in report.mismatches:
-        st.error(f"Registry disagrees with the log: {problem}")
+    report = audit_report.chain_report(ctx.store)
+    chain, checkpoint = report.chain, report.checkpoint
+    left, right = st.columns(2)
+    with left:
+        if chain.valid:
+            st.success(f"Chain intact: {chain.records} records verified.")
+        else:
+            st.error(f"Chain broken at record {chain.first_broken_seq}.")
+            st.text(chain.message)
+        st.text(report.keying)
+    with right:
+        if checkpoint.state is CheckpointState.MATCHES:
+            st.success(f"Checkpoints match: {checkpoint.checked} checked.")
+        elif checkpoint.state is CheckpointState.BROKEN:
+            st.error("Checkpoints do not match the log.")
+        else:
+            st.warning("No checkpoint to compare with.")
+        st.text(checkpoint.message)
+        if checkpoint.newest is not None:
+            st.caption("Newest checkpoint: keep a copy where the key holder cannot edit it.")
+            st.code(checkpoint.newest.to_line(), language=None, wrap_lines=True)
+    if report.mismatches:
+        st.error(f"The governed tables disagree with the log in {len(report.mismatches)} places.")
+        for problem in report.mismatches:
+            st.text(problem)
 
 
 def _filters(ctx: PageContext) -> audit.AuditFilter:
@@ -42,7 +72,7 @@ def _filters(ctx: PageContext) -> audit.AuditFilter:
     ):
         value = column.selectbox(label, [ALL, *options[field]], key=f"audit_{field}")
         picked[field] = None if value == ALL else value
-    days = columns[3].date_input("Dates (UTC)", value=(), key="audit_dates")
+    days = columns[3].date_input("Dates (UTC)", value=[], key="audit_dates")
     start = end = None
     if isinstance(days, tuple) and days:
         start, end = days[0], days[-1]
@@ -51,12 +81,12 @@ def _filters(ctx: PageContext) -> audit.AuditFilter:
     return audit.AuditFilter(picked["model_name"], picked["action"], picked["actor"], start, end)
 
 
-def _table(records: list[dict]) -> None:
+def _table(records: list[dict[str, Any]]) -> None:
     frame = pd.DataFrame(
         [
             {
                 "seq": r["seq"],
-                "when (UTC)": r["recorded_at"],
+                "when": when(r["recorded_at"]),
                 "who": f"{r['actor']} ({r['actor_role']})",
                 "action": r["action"] + (" ⚠ override" if r["action"] == "override_gates" else ""),
                 "model": r["model_name"],
@@ -72,12 +102,41 @@ def _table(records: list[dict]) -> None:
     st.dataframe(frame, hide_index=True, width="stretch")
 
 
+def _details(ctx: PageContext, records: list[dict[str, Any]]) -> None:
+    st.subheader("Record details and sign-off report")
+    labels = {
+        r["seq"]: f"#{r['seq']} {r['action']} {r['model_name'] or ''} {r['model_version'] or ''} "
+        f"by {r['actor']}"
+        for r in reversed(records)
+    }
+    seq = st.selectbox("Record", list(labels), format_func=lambda s: labels[s], key="audit_record")
+    if seq is None:
+        return
+    record = next(r for r in records if r["seq"] == seq)
+    st.text(
+        f"{record['action']} by {record['actor']} ({record['actor_role']}), "
+        f"{when(record['recorded_at'])}\n"
+        f"Rationale: {record['rationale']}\n"
+        f"Hash:      {record['hash']}\n"
+        f"Previous:  {record['prev_hash']}"
+    )
+    st.download_button(
+        "Download sign-off report (HTML)",
+        data=signoff.build_report(ctx.store, seq),
+        file_name=f"signoff-record-{seq}.html",
+        mime="text/html",
+        key="audit_signoff",
+    )
+    st.caption("Evidence snapshot, as recorded")
+    st.json(record["evidence"], expanded=False)
+
+
 def render(ctx: PageContext) -> None:
     st.title("Audit log")
     _chain(ctx)
     flt = _filters(ctx)
     records = audit.search(ctx.store, flt)
-    st.caption(f"{len(records)} records match.")
+    st.caption(f"{len(records)} records match. Times are UTC.")
     if not records:
         st.info("No audit record matches these filters.")
         return
@@ -97,25 +156,4 @@ def render(ctx: PageContext) -> None:
         mime="application/json",
         key="audit_export_json",
     )
-    st.subheader("Record details and sign-off report")
-    labels = {
-        r["seq"]: f"#{r['seq']} {r['action']} {r['model_name'] or ''} {r['model_version'] or ''} "
-        f"by {r['actor']}"
-        for r in reversed(records)
-    }
-    seq = st.selectbox("Record", list(labels), format_func=labels.get, key="audit_record")
-    record = next(r for r in records if r["seq"] == seq)
-    st.markdown(
-        f"**{record['action']}** by {record['actor']} ({record['actor_role']}) at "
-        f"{record['recorded_at']:%Y-%m-%d %H:%M:%S} UTC  \n"
-        f"Hash `{record['hash']}`  \nPrevious `{record['prev_hash']}`"
-    )
-    st.download_button(
-        "Download sign-off report (HTML)",
-        data=signoff.build_report(ctx.store, seq),
-        file_name=f"signoff-record-{seq}.html",
-        mime="text/html",
-        key="audit_signoff",
-    )
-    st.markdown("**Evidence snapshot, as recorded**")
-    st.json(record["evidence"], expanded=False)
+    _details(ctx, records)

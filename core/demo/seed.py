@@ -15,7 +15,7 @@ from vigil.core.alerts.rules import install_default_rules
 from vigil.core.contract import parse_metadata
 from vigil.core.demo import model as demo_model
 from vigil.core.demo.traffic import Calendar, simulate
-from vigil.core.govern import auth
+from vigil.core.govern import audit, auth
 from vigil.core.govern.lifecycle import apply_transition
 from vigil.core.ingest.batches import IngestResult
 from vigil.core.ingest.labels import ingest_labels
@@ -75,6 +75,14 @@ def _create_users(store: Store, password: str | None) -> dict[str, str]:
                 continue
             passwords[name] = password or secrets.token_urlsafe(9)
             auth.add_user(con, name, role, passwords[name])
+            audit.append(
+                con,
+                actor="vigil",
+                actor_role="system",
+                action="user_add",
+                rationale="Demo user created by `vigil demo`.",
+                evidence={"user": name, "role": role, "source": "demo"},
+            )
     return passwords
 
 
@@ -210,8 +218,6 @@ def seed(store: Store, *, end: dt.date | None = None, password: str | None = Non
         report.ingests.append(ingest_predictions(store, demo_model.MODEL_NAME, path))
     for path in label_files:
         report.ingests.append(ingest_labels(store, demo_model.MODEL_NAME, path))
-    install_default_rules(
-        store, auth.User("dana", "analyst"), demo_model.MODEL_NAME, CHAMPION
-    )
+    install_default_rules(store, auth.User("dana", "analyst"), demo_model.MODEL_NAME, CHAMPION)
     refresh_after_ingest(store, demo_model.MODEL_NAME)
     return report

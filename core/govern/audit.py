@@ -1,54 +1,148 @@
-"""The append-only, hash-chained audit log: every state change, who made it, and why."""
+"""The append-only audit log: every state change, who made it, and why.
+
+Records are chained and, once an audit key is configured, keyed (core/govern/audit_chain.py,
+audit_key.py); every unit of work that adds records appends a signed checkpoint outside the
+database (checkpoints.py); verification also replays the log against the governed tables
+(audit_state.py). This module is the entry point the rest of Vigil calls.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
-from vigil.core.errors import VigilError
-from vigil.core.store.connection import Store
+from vigil.core.errors import AuditKeyError, VigilError
+from vigil.core.govern import audit_state, checkpoints
+from vigil.core.govern.audit_chain import (
+    AUDIT_FIELDS,
+    GENESIS_HASH,
+    KEY_INTRODUCED,
+    ChainStatus,
+    keyed_by,
+    read_records,
+    record_hash,
+    store_path,
+    verify_records,
+)
+from vigil.core.govern.audit_key import AuditKey, checkpoint_file, load_key, require_audit_key
+from vigil.core.govern.checkpoints import CheckpointState, CheckpointStatus
+from vigil.core.store.connection import Store, after_commit
 
-GENESIS_HASH = "0" * 64
+SYSTEM = ("vigil", "system")  # the actor of what Vigil records by itself
 
 
 class AuditError(VigilError):
     """An audit record asked for does not exist, or the log cannot be read."""
 
 
-AUDIT_FIELDS = (
-    "seq",
-    "recorded_at",
-    "actor",
-    "actor_role",
-    "action",
-    "model_name",
-    "model_version",
-    "from_status",
-    "to_status",
-    "alias",
-    "rationale",
-    "evidence",
-    "prev_hash",
-)
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def canonical(record: dict[str, Any]) -> str:
-    """The exact text that is hashed: sorted keys, no whitespace, ISO-8601 UTC times."""
-    body = {key: record[key] for key in AUDIT_FIELDS}
-    if isinstance(body["recorded_at"], dt.datetime):
-        body["recorded_at"] = body["recorded_at"].isoformat(timespec="microseconds")
-    if isinstance(body["evidence"], str):
-        body["evidence"] = json.loads(body["evidence"])
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    last: tuple[int, str] | None,
+    fields: dict[str, Any],
+    key: AuditKey | None,
+) -> dict[str, Any]:
+    seq, prev_hash = (1, GENESIS_HASH) if last is None else (last[0] + 1, last[1])
+    record: dict[str, Any] = {
+        "seq": seq,
+        "recorded_at": _now(),
+        "model_name": None,
+        "model_version": None,
+        "from_status": None,
+        "to_status": None,
+        "alias": None,
+        **fields,
+        "evidence": json.loads(
+            json.dumps(fields.get("evidence") or {}, default=str, sort_keys=True)
+        ),
+        "prev_hash": prev_hash,
+    }
+    record["hash"] = record_hash(record, key)
+    con.execute(
+        f"INSERT INTO audit_log ({', '.join((*AUDIT_FIELDS, 'hash'))}) "
+        f"VALUES ({', '.join('?' * (len(AUDIT_FIELDS) + 1))})",
+        [
+            *(
+                json.dumps(record[k], sort_keys=True) if k == "evidence" else record[k]
+                for k in AUDIT_FIELDS
+            ),
+            record["hash"],
+        ],
+    )
+    return record
 
 
-def record_hash(record: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(record).encode()).hexdigest()
+def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+    """(seq, hash) of the newest record, or None for an empty log."""
+    row = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def introduce_key(
+    con: duckdb.DuckDBPyConnection, last: tuple[int, str] | None, key: AuditKey
+) -> dict[str, Any]:
+    """The record from which the chain is keyed: it seals the head of the unkeyed records
+    before it and snapshots the governed tables as found, which the state check starts from."""
+    count = 0 if last is None else last[0]
+    return _insert(
+        con,
+        last,
+        {
+            "actor": SYSTEM[0],
+            "actor_role": SYSTEM[1],
+            "action": KEY_INTRODUCED,
+            "rationale": (
+                f"Audit key introduced (key id {key.key_id}); records 1–{count} predate it."
+                if count
+                else f"Audit key introduced (key id {key.key_id}) on an empty log."
+            ),
+            "evidence": {
+                "key_id": key.key_id,
+                "sealed_records": count,
+                "sealed_head": GENESIS_HASH if last is None else last[1],
+                "state": audit_state.snapshot(con),
+            },
+        },
+        key,
+    )
+
+
+def _checked_key(con: duckdb.DuckDBPyConnection) -> AuditKey | None:
+    """The key to write with; refused when the chain is keyed and this is not its key."""
+    key = require_audit_key()
+    keyed = keyed_by(con)
+    if keyed is not None and key is None:
+        raise AuditKeyError(
+            f"The audit log is keyed since record {keyed[0]} (key id {keyed[1]}) and no audit "
+            "key is configured: set VIGIL_AUDIT_KEY_FILE or VIGIL_AUDIT_KEY to that key."
+        )
+    if keyed is not None and key is not None and key.key_id != keyed[1]:
+        raise AuditKeyError(
+            f"The audit log is keyed with key id {keyed[1]}, but the configured key has id "
+            f"{key.key_id}: point VIGIL_AUDIT_KEY_FILE at the key this store was keyed with."
+        )
+    return key
+
+
+def checkpoint_after_commit(
+    con: duckdb.DuckDBPyConnection, record: dict[str, Any], key: AuditKey
+) -> None:
+    db = store_path(con)
+    if db is None:  # an in-memory database has nothing outside to anchor
+        return
+    path, seq, head = checkpoint_file(), record["seq"], record["hash"]
+    after_commit(
+        con,
+        "audit_checkpoint",
+        lambda: checkpoints.append(path, checkpoints.sign(db, seq, head, key)),
+    )
 
 
 def append(
@@ -65,12 +159,17 @@ def append(
     alias: str | None = None,
     evidence: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Append one record chained to the last; call inside the transaction of the change."""
-    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev_hash = (1, GENESIS_HASH) if last is None else (last[0] + 1, last[1])
-    record: dict[str, Any] = {
-        "seq": seq,
-        "recorded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+    """Append one record chained to the last; call inside the transaction of the change.
+
+    With a key, the record is keyed (the first one after the key appears is preceded by a
+    key-introduced record) and a signed checkpoint is appended once the transaction commits.
+    Without one, production mode refuses; development mode writes an unkeyed record."""
+    key = _checked_key(con)
+    last = head(con)
+    if key is not None and keyed_by(con) is None:
+        intro = introduce_key(con, last, key)
+        last = (intro["seq"], intro["hash"])
+    fields = {
         "actor": actor,
         "actor_role": actor_role,
         "action": action,
@@ -80,68 +179,44 @@ def append(
         "to_status": to_status,
         "alias": alias,
         "rationale": rationale,
-        "evidence": json.loads(json.dumps(evidence or {}, default=str, sort_keys=True)),
-        "prev_hash": prev_hash,
+        "evidence": evidence,
     }
-    record["hash"] = record_hash(record)
-    con.execute(
-        f"INSERT INTO audit_log ({', '.join((*AUDIT_FIELDS, 'hash'))}) "
-        f"VALUES ({', '.join('?' * (len(AUDIT_FIELDS) + 1))})",
-        [
-            *(
-                json.dumps(record[k], sort_keys=True) if k == "evidence" else record[k]
-                for k in AUDIT_FIELDS
-            ),
-            record["hash"],
-        ],
-    )
+    record = _insert(con, last, fields, key)
+    if key is not None:
+        checkpoint_after_commit(con, record, key)
     return record
 
 
-@dataclass(frozen=True)
-class ChainStatus:
-    valid: bool
-    records: int
-    first_broken_seq: int | None
-    message: str
+def checkpoint_status(
+    con: duckdb.DuckDBPyConnection, records: list[dict[str, Any]], key: AuditKey | None
+) -> CheckpointStatus:
+    db = store_path(con)
+    if db is None:
+        return CheckpointStatus(CheckpointState.NONE, "An in-memory store has no checkpoints.")
+    found = checkpoints.read(checkpoint_file(), db)
+    return checkpoints.compare(found, [r["hash"] for r in records], key)
 
 
-def read_records(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    cursor = con.execute(f"SELECT {', '.join((*AUDIT_FIELDS, 'hash'))} FROM audit_log ORDER BY seq")
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+def combined(chain: ChainStatus, checkpoint: CheckpointStatus) -> ChainStatus:
+    """The chain's verdict, failed if the checkpoints show truncation or a rewrite."""
+    if not chain.valid or checkpoint.ok:
+        return chain
+    return ChainStatus(
+        False,
+        chain.records,
+        checkpoint.first_bad_seq,
+        checkpoint.message,
+        chain.keyed_from,
+        chain.key_id,
+    )
 
 
 def verify(con: duckdb.DuckDBPyConnection) -> ChainStatus:
-    """Recompute every hash and link; point at the first record that does not match."""
+    """Recompute every hash and link (keyed from the key-introduced record on) and compare
+    the chain with its checkpoints; point at the first record that does not match."""
     records = read_records(con)
-    expected_prev = GENESIS_HASH
-    for index, record in enumerate(records, start=1):
-        if record["seq"] != index:
-            return ChainStatus(
-                False,
-                len(records),
-                record["seq"],
-                f"Record {index} is missing: the next record has sequence {record['seq']}.",
-            )
-        if record["prev_hash"] != expected_prev:
-            return ChainStatus(
-                False,
-                len(records),
-                record["seq"],
-                f"Record {record['seq']} does not link to record {index - 1}: a record was "
-                "removed, inserted or rewritten.",
-            )
-        if record_hash(record) != record["hash"]:
-            return ChainStatus(
-                False,
-                len(records),
-                record["seq"],
-                f"Record {record['seq']} ({record['action']} by {record['actor']}) was edited "
-                "after it was written: its content no longer matches its hash.",
-            )
-        expected_prev = record["hash"]
-    return ChainStatus(True, len(records), None, f"All {len(records)} records verified.")
+    key = load_key()
+    return combined(verify_records(records, key), checkpoint_status(con, records, key))
 
 
 # --- reading for people: filters, exports, state cross-check -----------------------------
@@ -200,9 +275,10 @@ def get_record(con: duckdb.DuckDBPyConnection, seq: int) -> dict[str, Any]:
     )
     row = cursor.fetchone()
     if row is None:
-        last = con.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
+        newest = head(con)
         raise AuditError(
-            f"Audit record {seq} does not exist (the log has records 1 to {last or 0})."
+            f"Audit record {seq} does not exist (the log has records 1 to "
+            f"{newest[0] if newest else 0})."
         )
     found = dict(zip([d[0] for d in cursor.description], row, strict=True))
     found["evidence"] = json.loads(found["evidence"]) if found["evidence"] else {}
@@ -256,30 +332,14 @@ def export_json(records: list[dict[str, Any]]) -> bytes:
 
 
 def state_mismatches(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Where the registry disagrees with the log's last word (a status edited behind Vigil's
-    back, or the newest records deleted): each version's status must be the to_status of its
-    latest record, and the champion alias must point at the version in production."""
-    problems = []
-    rows = con.execute(
-        """
-        SELECT v.model_name, v.model_version, v.status, a.to_status, a.seq
-        FROM model_versions v
-        LEFT JOIN (
-            SELECT model_name, model_version, to_status, seq,
-                   row_number() OVER (PARTITION BY model_name, model_version ORDER BY seq DESC) AS rn
-            FROM audit_log WHERE model_version IS NOT NULL AND to_status IS NOT NULL
-        ) a ON a.model_name = v.model_name AND a.model_version = v.model_version AND a.rn = 1
-        ORDER BY v.model_name, v.model_version
-        """
-    ).fetchall()
-    for model, version, status, logged, seq in rows:
-        if logged is None:
-            problems.append(f"{model} {version} is {status} but has no audit record.")
-        elif logged != status:
-            problems.append(
-                f"{model} {version} is {status}, but its latest audit record (#{seq}) says "
-                f"{logged}: the status was changed outside Vigil or records were removed."
-            )
+    """Where the governed tables disagree with the log's last word: users and roles, version
+    statuses, aliases, gate and drift thresholds and alert rules are replayed from the log
+    (from the key-introduced record's snapshot, if any) and compared row by row; and the
+    champion alias must point at the version in production."""
+    records = read_records(con)
+    keyed = keyed_by(con)
+    expected = audit_state.replay(records, start_after=keyed[0] if keyed else 0)
+    problems = audit_state.mismatches(audit_state.read_tables(con), expected)
     aliases = con.execute(
         "SELECT a.model_name, a.model_version, v.status FROM aliases a JOIN model_versions v "
         "USING (model_name, model_version) WHERE a.alias = 'champion'"
@@ -291,26 +351,6 @@ def state_mismatches(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 # --- store-level entry points for pages and commands -------------------------------------
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    chain: ChainStatus
-    mismatches: tuple[str, ...]
-    head_hash: str | None
-
-    @property
-    def ok(self) -> bool:
-        return self.chain.valid and not self.mismatches
-
-
-def chain_report(store: Store) -> ChainReport:
-    """The chain verified, the registry cross-checked against it, and the newest hash."""
-    with store.connect() as con:
-        chain = verify(con)
-        mismatches = tuple(state_mismatches(con))
-        head = con.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    return ChainReport(chain, mismatches, head[0] if head else None)
 
 
 def search(store: Store, flt: AuditFilter | None = None) -> list[dict[str, Any]]:

@@ -140,9 +140,7 @@ def create_key() -> KeySetup:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another init won the race: use its key
-        key = load_key()
-        assert key is not None
-        return KeySetup(key.source, created=False)
+        return KeySetup(str(path), created=False)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(secrets.token_hex(32) + "\n")
     return KeySetup(str(path), created=True)

@@ -65,6 +65,6 @@ def test_report_of_an_approval(demo_copy: Store) -> None:
 
 def test_report_says_when_the_chain_is_broken(demo_copy: Store) -> None:
     with demo_copy.transaction() as con:
-        con.execute("UPDATE audit_log SET rationale = 'edited' WHERE seq = 2")
-    text = "".join(parse(build_report(demo_copy, 4)).text)
-    assert "Chain broken: Record 2 (register by dana) was edited after it was written" in text
+        con.execute("UPDATE audit_log SET rationale = 'edited' WHERE seq = 7")
+    text = "".join(parse(build_report(demo_copy, 9)).text)  # after the 5 demo users' records
+    assert "Chain broken: Record 7 (register by dana) was edited after it was written" in text

@@ -57,7 +57,7 @@ def test_demo_timeline(demo_store: Store) -> None:
     assert (spell.model_version, spell.started_by, spell.started_seq, spell.end) == (
         "1.0",
         "promote",
-        5,
+        10,  # after the 5 demo users' records
         None,
     )
     assert line.live_at(spell.start - dt.timedelta(seconds=1)) is None

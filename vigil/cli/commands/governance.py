@@ -15,7 +15,7 @@ from pathlib import Path
 from vigil.cli.command import Command
 from vigil.cli.commands.common import acting_user, add_actor_argument, print_json, store
 from vigil.cli.exits import Exit
-from vigil.core.govern import audit, gates, signoff
+from vigil.core.govern import audit, audit_report, gates, signoff
 from vigil.core.govern import workflow as governance
 from vigil.core.govern.timeline import timeline
 
@@ -180,33 +180,37 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_verify_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--witness", type=Path, help="a file of checkpoint lines kept elsewhere, checked too"
+    )
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    report = audit.chain_report(store())
-    chain = report.chain
+    report = audit_report.chain_report(store(), witness=args.witness)
     if args.json:
-        print_json(
-            {
-                "valid": chain.valid,
-                "records": chain.records,
-                "first_broken_seq": chain.first_broken_seq,
-                "message": chain.message,
-                "state_mismatches": list(report.mismatches),
-                "head_hash": report.head_hash,
-            }
-        )
+        print_json(report.to_dict())
     else:
-        if chain.valid:
-            print(f"Chain intact: {chain.records} records verified.")
-            if report.head_hash:
-                print(f"Head hash (keep it elsewhere to detect truncation): {report.head_hash}")
-        else:
-            print(
-                f"Chain BROKEN at record {chain.first_broken_seq}: {chain.message}",
-                file=sys.stderr,
-            )
-        for problem in report.mismatches:
-            print(f"Registry disagrees with the log: {problem}", file=sys.stderr)
+        out, err = report.describe()
+        print("\n".join(out))
+        if err:
+            print("\n".join(err), file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    checkpoint = audit_report.latest_checkpoint(store())
+    if checkpoint is None:
+        print("error: no checkpoint of this store yet (is an audit key set?)", file=sys.stderr)
+        return 1
+    print(checkpoint.to_line())
+    print(
+        f"{checkpoint.records} records, head {checkpoint.head}, signed {checkpoint.at} "
+        f"with key id {checkpoint.key_id}: keep this line where the key holder cannot edit it.",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
@@ -250,8 +254,12 @@ COMMANDS = (
         "audit", "verify, export and report on the audit log",
         subcommands=(
             Command(
-                "verify", "recompute the hash chain; exit 1 if it is broken", _json_argument,
-                cmd_audit_verify,
+                "verify", "recompute the hash chain; exit 1 if it is broken",
+                _audit_verify_arguments, cmd_audit_verify,
+            ),
+            Command(
+                "checkpoint", "print the newest signed checkpoint, for an external witness",
+                handler=cmd_audit_checkpoint,
             ),
             Command(
                 "export", "write the (filtered) log as CSV or JSON", _audit_export_arguments,

@@ -10,6 +10,7 @@ from vigil.cli.commands.common import add_json_argument, print_results, store
 from vigil.cli.exits import Exit
 from vigil.core import settings
 from vigil.core.demo import seed as demo_seed
+from vigil.core.govern import audit_report
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -17,6 +18,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     with st.connect():
         pass
     print(f"Store ready at {st.db_path}")
+    for line in audit_report.initialise(st).summary():
+        print(line)
     return Exit.OK
 
 
