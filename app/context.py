@@ -1,4 +1,10 @@
-"""Login, the shared sidebar (model, version, time range, granularity, segment) and PageContext."""
+"""Sign-in, the session's checks on every rerun, the shared sidebar and PageContext.
+
+Every rerun of a signed-in session first asks the store whether the user is still who the
+session claims (role, status, no access change since sign-in) and signs the session out if
+not, or if it was idle longer than VIGIL_SESSION_IDLE_MINUTES. That check and every choice
+the sidebar offers are read in one unit of work (core.views.sidebar).
+"""
 
 from __future__ import annotations
 
@@ -8,23 +14,20 @@ from pathlib import Path
 
 import streamlit as st
 
-from vigil.app.cache import cached
-from vigil.core.errors import AuthError, VigilError
+from vigil.core import settings
+from vigil.core.errors import AuthError
 from vigil.core.govern import auth
 from vigil.core.govern.auth import User
-from vigil.core.monitor.selection import (
-    Segment,
-    Selection,
-    data_range,
-    segment_columns,
-    segment_values,
-)
-from vigil.core.registry import versions as registry
+from vigil.core.monitor.selection import Segment, Selection
 from vigil.core.registry.versions import ModelVersion
 from vigil.core.store.connection import Store
-from vigil.core.views.overview import version_summaries
+from vigil.core.views.sidebar import Picks, SidebarData, sidebar_data
 
 USER_KEY = "vigil_user"
+SIGNED_IN_KEY = "vigil_signed_in_at"  # UTC, when this session signed in
+LAST_SEEN_KEY = "vigil_last_seen_at"  # UTC, the session's latest rerun
+NOTICE_KEY = "vigil_sign_in_notice"  # why the session was signed out, shown on the form
+SIDEBAR_KEY = "vigil_sidebar_data"  # this rerun's sidebar data, read once at sign-in check
 START_PAGE_KEY = "vigil_start_page"  # the page a session opens on (tests and deep links)
 GRANULARITIES = ("day", "week", "month")
 ALL = "All rows"
@@ -46,85 +49,117 @@ def _bootstrap_admin(home: str) -> None:
     auth.ensure_admin_from_env(Store(Path(home)))
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 def current_user() -> User | None:
-    return st.session_state.get(USER_KEY)
+    user = st.session_state.get(USER_KEY)
+    return user if isinstance(user, User) else None
+
+
+def sign_out(notice: str | None = None) -> None:
+    """Everything goes: the next person to sign in on this browser starts afresh and inherits
+    no selection, half-typed rationale or open dialog."""
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    if notice:
+        st.session_state[NOTICE_KEY] = notice
+
+
+def _picks() -> Picks:
+    return Picks(
+        st.session_state.get("vigil_model"),
+        st.session_state.get("vigil_version"),
+        st.session_state.get("vigil_segment_column"),
+    )
+
+
+def _session_user(store: Store) -> User | None:
+    """The signed-in user if the session is still valid; else signed out (and None)."""
+    user = current_user()
+    if user is None:
+        return None
+    now = _now()
+    signed_in = st.session_state.setdefault(SIGNED_IN_KEY, now)
+    last_seen = st.session_state.get(LAST_SEEN_KEY, now)
+    idle = float(settings.get("session_idle_minutes"))
+    if now - last_seen > dt.timedelta(minutes=idle):
+        sign_out(f"Signed out after {idle:g} minutes without activity. Sign in again.")
+        return None
+    data = sidebar_data(store, user, signed_in, _picks())
+    if not data.principal.current:
+        sign_out(f"{data.principal.message} You were signed out; sign in again.")
+        return None
+    st.session_state[LAST_SEEN_KEY] = now
+    st.session_state[SIDEBAR_KEY] = data
+    return user
+
+
+def _sign_in_form(store: Store) -> None:
+    st.markdown("## :material/shield: Vigil")
+    st.caption("Model monitoring and governance")
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.info(notice)
+    if not auth.has_users(store):
+        st.warning(
+            "No user exists yet. Create the first administrator on the server with "
+            "`vigil users add NAME --role admin`, or start Vigil with VIGIL_ADMIN_USER and "
+            "VIGIL_ADMIN_PASSWORD set."
+        )
+    with st.form("login"):
+        username = st.text_input("User name", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
+    if submitted:
+        try:
+            client = str(st.context.ip_address or "dashboard")
+            user = auth.authenticate(store, username.strip(), password, client=client)
+        except AuthError as err:
+            st.error(str(err))
+        else:
+            st.session_state[USER_KEY] = user
+            st.session_state[SIGNED_IN_KEY] = st.session_state[LAST_SEEN_KEY] = _now()
+            st.rerun()
+    st.caption(
+        "Demo store: the demo users and their one-time passwords were printed in the "
+        "terminal that seeded it (`vigil serve` or `vigil demo`)."
+    )
 
 
 def login(store: Store) -> User:
-    """The signed-in user; otherwise draw the sign-in form and stop the script."""
+    """The signed-in user, checked against the store; otherwise draw the sign-in form and stop
+    the script."""
     _bootstrap_admin(str(store.home))
-    user = current_user()
+    user = _session_user(store)
     if user is not None:
         return user
-    middle = st.columns([1, 1.3, 1])[1]
-    with middle:
-        st.markdown("## :material/shield: Vigil")
-        st.caption("Model monitoring and governance")
-        if not auth.has_users(store):
-            st.warning(
-                "No user exists yet. Create the first administrator on the server with "
-                "`vigil users add NAME --role admin`, or start Vigil with VIGIL_ADMIN_USER and "
-                "VIGIL_ADMIN_PASSWORD set."
-            )
-        with st.form("login"):
-            username = st.text_input("User name", autocomplete="username")
-            password = st.text_input("Password", type="password", autocomplete="current-password")
-            submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
-        if submitted:
-            try:
-                st.session_state[USER_KEY] = auth.authenticate(
-                    store,
-                    username.strip(),
-                    password,
-                    client=str(st.context.ip_address or "dashboard"),
-                )
-            except AuthError as err:
-                st.error(str(err))
-            else:
-                st.rerun()
-        st.caption(
-            "Demo store: the demo users and their one-time passwords were printed in the "
-            "terminal that seeded it (`vigil serve` or `vigil demo`)."
-        )
+    with st.columns([1, 1.3, 1])[1]:
+        _sign_in_form(store)
     st.stop()
+    raise AssertionError("st.stop() ends the script")  # pragma: no cover
 
 
-def _version_label(summary) -> str:
-    alias = f" · {summary.alias}" if summary.alias else ""
-    return f"{summary.model_version} · {summary.status_label}{alias}"
-
-
-def _pick_model(store: Store) -> str | None:
-    with store.connect() as con:
-        names = registry.list_model_names(con)
-    if not names:
-        st.sidebar.info("No model registered yet. Register one with `vigil register`.")
+def _pick_version(data: SidebarData) -> ModelVersion | None:
+    by_name = {c.version.model_version: c for c in data.versions}
+    if not by_name or data.version is None:
         return None
-    return st.sidebar.selectbox("Model", names, key="vigil_model")
-
-
-def _pick_version(store: Store, model_name: str) -> ModelVersion:
-    summaries = cached(version_summaries, store, model_name)
-    labels = {s.model_version: _version_label(s) for s in summaries}
-    default = next((s.model_version for s in summaries if s.alias == "champion"), None)
-    options = list(labels)
-    if st.session_state.get("vigil_version") not in options:
-        st.session_state["vigil_version"] = default or options[-1]
-    chosen = st.sidebar.selectbox("Version", options, format_func=labels.get, key="vigil_version")
-    with store.connect() as con:
-        return registry.get_version(con, model_name, chosen)
+    st.session_state["vigil_version"] = data.version.model_version
+    chosen = st.sidebar.selectbox(
+        "Version", list(by_name), format_func=lambda v: by_name[v].label, key="vigil_version"
+    )
+    return by_name[chosen].version if chosen in by_name else data.version
 
 
 def _pick_range(
-    store: Store, model_name: str, version: str
+    data: SidebarData, model: str, version: str
 ) -> tuple[dt.datetime, dt.datetime] | None:
-    with store.connect() as con:
-        bounds = data_range(con, model_name, version)
-    if bounds is None:
+    if data.data_range is None:
         st.sidebar.caption("This version has no logged traffic yet.")
         return None
-    first, last = bounds[0].date(), bounds[1].date()
-    key = f"vigil_range_{model_name}_{version}"
+    first, last = data.data_range[0].date(), data.data_range[1].date()
+    key = f"vigil_range_{model}_{version}"
     if key not in st.session_state:
         st.session_state[key] = (max(first, last - dt.timedelta(days=29)), last)
     picked = st.sidebar.date_input(
@@ -134,65 +169,65 @@ def _pick_range(
         key=key,
         help="Inclusive dates; windows are cut in UTC.",
     )
-    if not isinstance(picked, tuple) or len(picked) != 2:
+    days = tuple(picked) if isinstance(picked, tuple | list) else (picked,)
+    if len(days) != 2:
         st.sidebar.caption("Pick an end date.")
-        picked = (picked[0], picked[0]) if isinstance(picked, tuple) else (picked, picked)
-    start, end = picked
+    start, end = (days[0], days[-1]) if days else (first, last)
     return (
         dt.datetime.combine(start, dt.time()),
         dt.datetime.combine(end + dt.timedelta(days=1), dt.time()),
     )
 
 
-def _pick_segment(store: Store, model_name: str, version: str) -> Segment | None:
-    with store.connect() as con:
-        columns = segment_columns(con, model_name, version)
+def _pick_segment(data: SidebarData) -> Segment | None:
     column = st.sidebar.selectbox(
         "Segment",
-        [ALL, *columns],
+        [ALL, *data.segment_columns],
         key="vigil_segment_column",
         help="Restrict every page to rows where one categorical column has one value.",
     )
-    if column == ALL:
+    if column == ALL or column is None:
         return None
-    with store.connect() as con:
-        values = segment_values(con, model_name, version, column)
-    value = st.sidebar.selectbox(f"{column} =", values, key="vigil_segment_value")
+    value = st.sidebar.selectbox(f"{column} =", data.segment_values, key="vigil_segment_value")
     return None if value is None else Segment(column, str(value))
 
 
 def sidebar(store: Store, user: User) -> PageContext:
-    """Draw the shared selectors and return what every page looks at."""
+    """Draw the shared selectors from what `login` read this rerun; return what pages see."""
     st.sidebar.markdown(f"**{user.username}** · {user.role}")
     if st.sidebar.button("Sign out", key="vigil_sign_out"):
-        # Everything goes: the next person to sign in on this browser starts afresh and
-        # inherits no selection, half-typed rationale or open dialog.
-        for key in list(st.session_state.keys()):
-            del st.session_state[key]
+        sign_out()
         st.rerun()
     st.sidebar.divider()
-    granularity = "day"
-    try:
-        model_name = _pick_model(store)
-        if model_name is None:
-            return PageContext(store, user, None, None, None, granularity)
-        version = _pick_version(store, model_name)
-        bounds = _pick_range(store, model_name, version.model_version)
-        granularity = st.sidebar.radio(
-            "Windows",
-            GRANULARITIES,
-            index=1,
-            horizontal=True,
-            key="vigil_granularity",
-            help="How charts cut the time range.",
-        )
-        segment = _pick_segment(store, model_name, version.model_version)
-        selection = (
-            None
-            if bounds is None
-            else Selection(model_name, version.model_version, bounds[0], bounds[1], segment)
-        )
-    except VigilError as err:
-        st.sidebar.error(str(err))
-        return PageContext(store, user, None, None, None, granularity)
-    return PageContext(store, user, model_name, version, selection, granularity)
+    data = st.session_state.pop(SIDEBAR_KEY, None)
+    empty = PageContext(store, user, None, None, None, "day")
+    if not isinstance(data, SidebarData):
+        return empty
+    if data.error:
+        st.sidebar.error(data.error)
+        return empty
+    if data.model is None:
+        st.sidebar.info("No model registered yet. Register one with `vigil register`.")
+        return empty
+    if st.session_state.get("vigil_model") not in data.models:
+        st.session_state["vigil_model"] = data.model
+    model = st.sidebar.selectbox("Model", data.models, key="vigil_model")
+    version = _pick_version(data)
+    if version is None or model != data.model:
+        return PageContext(store, user, data.model, None, None, "day")
+    bounds = _pick_range(data, model, version.model_version)
+    granularity = st.sidebar.radio(
+        "Windows",
+        GRANULARITIES,
+        index=1,
+        horizontal=True,
+        key="vigil_granularity",
+        help="How charts cut the time range.",
+    )
+    segment = _pick_segment(data)
+    selection = (
+        None
+        if bounds is None
+        else Selection(model, version.model_version, bounds[0], bounds[1], segment)
+    )
+    return PageContext(store, user, model, version, selection, granularity or "day")

@@ -160,6 +160,17 @@ SETTINGS: dict[str, Setting] = {
         "Set to 1 to write an encrypted store without OpenSSL (DuckDB's httpfs extension): "
         "DuckDB's built-in crypto then draws nonces from a weak generator. For tests only.",
     ),
+    "session_idle_minutes": Setting(
+        "VIGIL_SESSION_IDLE_MINUTES",
+        "30",
+        "Minutes without any click after which the dashboard signs a session out.",
+    ),
+    "new_approver_hours": Setting(
+        "VIGIL_NEW_APPROVER_HOURS",
+        "72",
+        "Hours during which a user created, given a role or re-enabled may not approve (or "
+        "confirm) what the admin who did it is party to: no approving through a sock puppet.",
+    ),
 }
 
 

@@ -1,26 +1,29 @@
-"""Review: a pending promotion beside the champion, its gate checklist, and the decision."""
+"""Review: a pending promotion beside the champion, its gate checklist, and the decision.
+
+After a decision the page shows that decision (who, when, why) instead of a comparison.
+Rationales and inventory text written by people are drawn as text, never as markdown.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from vigil.app.cache import cached
 from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
-from vigil.app.ui import PLOT_LAYOUT, status_badge
 from vigil.core.errors import VigilError
-from vigil.core.explain import attribution as explain
-from vigil.core.govern import gates, signoff
-from vigil.core.govern import workflow as governance
-from vigil.core.monitor import fairness
-from vigil.core.monitor.performance.report import performance_report
-from vigil.core.monitor.selection import Selection
-from vigil.core.registry.versions import STATUS_LABELS
+from vigil.core.govern import actions, rules, signoff
+from vigil.core.govern.decisions import Blocked, Decision
+from vigil.core.govern.gates.checks import check_gates
+from vigil.core.govern.gates.results import GateReport
+from vigil.core.govern.requests import PromotionRequest, RequestState, list_requests
+from vigil.core.registry.versions import ModelVersion, Status
+from vigil.core.views import review as views
+from vigil.pages import review_sections as sections
 
 PAGE = PageSpec(title="Review", icon=":material/gavel:", url_path="review")
 
@@ -29,25 +32,17 @@ FLASH = "review_flash"  # the last action's outcome, shown once after the rerun
 RATIONALE = "review_rationale"
 OVERRIDE_RATIONALE = "review_override_rationale"
 CLEAR = "review_clear_rationale"
-COLOURS = ("#636EFA", "#EF553B")  # candidate, champion: the same in every chart
-OUTCOME_ICON = {"pass": "PASS", "fail": "FAIL", "n/a": "n/a (does not block)"}
+DECIDED = "review_decided"  # (model, version) of the last action here: its decision is shown
 
 
-def _per_version(ctx: PageContext, versions, window, compute) -> list[tuple[Any, Any]]:
-    """compute(selection) for each version with traffic in the window; errors shown, skipped."""
-    results = []
-    for version in versions:
-        if not cached(
-            governance.has_traffic, ctx.store, ctx.model_name, version.model_version, *window
-        ):
-            continue
-        try:
-            results.append(
-                (version, compute(Selection(ctx.model_name, version.model_version, *window)))
-            )
-        except VigilError as err:
-            st.caption(f"{version.model_version}: {err}")
-    return results
+@dataclass(frozen=True)
+class Action:
+    """A button the page may draw: its label, the rule's decision, what confirming does."""
+
+    label: str
+    decision: Decision
+    pending: dict[str, Any]
+    key: str
 
 
 # --- confirmation dialog -----------------------------------------------------------------
@@ -68,34 +63,37 @@ def _describe(pending: dict[str, Any]) -> str:
         "reject": f"Reject the promotion of **{model} {version}**.",
         "override": f"Record an override of the failed gates of **{model} {version}**. "
         "Another approver must still approve it.",
+        "withdraw": f"Withdraw your promotion request for **{model} {version}**; it goes back "
+        "to registered.",
         "rollback": f"Roll **{model}** back from **{champion}** to **{pending.get('target')}**.",
     }[pending["action"]]
 
 
-def _perform(ctx: PageContext, pending: dict[str, Any]) -> governance.Outcome:
+DECISIONS: dict[str, Callable[..., actions.Outcome]] = {
+    "approve": actions.approve,
+    "reject": actions.reject,
+    "override": actions.override,
+    "withdraw": actions.withdraw,
+}
+
+
+def _perform(ctx: PageContext, pending: dict[str, Any]) -> actions.Outcome:
     model, version, action = pending["model"], pending["version"], pending["action"]
     rationale = st.session_state.get(RATIONALE, "")
-    row_version = pending.get("row_version")
     if action == "request":
-        return governance.request_promotion(ctx.store, ctx.user, model, version, rationale)[0]
-    if action == "approve":
-        return governance.approve(
-            ctx.store, ctx.user, model, version, rationale, expected_row_version=row_version
-        )
-    if action == "reject":
-        return governance.reject(
-            ctx.store, ctx.user, model, version, rationale, expected_row_version=row_version
-        )
+        return actions.request_promotion(ctx.store, ctx.user, model, version, rationale)[0]
+    if action == "rollback":
+        return actions.rollback(ctx.store, ctx.user, model, rationale)
     if action == "override":
-        return governance.override(
-            ctx.store,
-            ctx.user,
-            model,
-            version,
-            st.session_state.get(OVERRIDE_RATIONALE, ""),
-            expected_row_version=row_version,
-        )
-    return governance.rollback(ctx.store, ctx.user, model, rationale)
+        rationale = st.session_state.get(OVERRIDE_RATIONALE, "")
+    return DECISIONS[action](
+        ctx.store,
+        ctx.user,
+        model,
+        version,
+        rationale,
+        expected_row_version=pending.get("row_version"),
+    )
 
 
 @st.dialog("Please confirm", on_dismiss=_close_dialog)
@@ -107,336 +105,166 @@ def _confirm(ctx: PageContext) -> None:
         st.caption("Why the failed gates are acceptable; recorded as its own audit record.")
     else:
         rationale = st.session_state.get(RATIONALE, "").strip()
-        st.markdown(f"Rationale: _{rationale}_" if rationale else ":red[No rationale written.]")
+        if rationale:
+            st.caption("Rationale")
+            st.text(rationale)
+        else:
+            st.markdown(":red[No rationale written.]")
     st.caption(f"Recorded in the audit log as {ctx.user.username} ({ctx.user.role}).")
     left, right = st.columns(2)
-    if left.button("Confirm", type="primary", key="review_confirm"):
+    confirmed = left.button("Confirm", type="primary", key="review_confirm")
+    cancelled = right.button("Cancel", key="review_cancel")
+    if cancelled:
+        _close_dialog()
+        st.rerun()
+    if confirmed:
         try:
             outcome = _perform(ctx, pending)
         except VigilError as err:
-            st.error(str(err))
+            st.error(str(err))  # the dialog stays open, Cancel included
             return
         st.session_state[FLASH] = outcome.message
+        st.session_state[DECIDED] = (outcome.model_name, outcome.model_version)
         st.session_state[CLEAR] = True
         _close_dialog()
         st.rerun()
-    if right.button("Cancel", key="review_cancel"):
-        _close_dialog()
-        st.rerun()
 
 
-def _button(label: str, decision: governance.Decision, pending: dict[str, Any], key: str) -> None:
-    """Hidden when the role may never do it; disabled with the reason when a rule blocks it."""
-    if decision.blocked_by == "role":
-        return
-    primary = label in ("Approve", "Request promotion")
+def _button(action: Action) -> None:
+    """Disabled with the reason when a rule blocks it (hidden ones are never passed here)."""
+    decision = action.decision
     clicked = st.button(
-        label,
-        key=key,
+        action.label,
+        key=action.key,
         disabled=not decision.allowed,
         help=None if decision.allowed else decision.reason,
-        type="primary" if primary else "secondary",
+        type="primary" if action.label in ("Approve", "Request promotion") else "secondary",
     )
     if not decision.allowed:
         st.caption(f":material/block: {decision.reason}")
     if clicked:
-        st.session_state[PENDING] = pending
+        st.session_state[PENDING] = action.pending
 
 
-# --- comparison sections -----------------------------------------------------------------
+# --- what is under review ------------------------------------------------------------------
 
 
-def _metrics_table(candidate: dict[str, float], champion: dict[str, float]) -> pd.DataFrame:
-    names = sorted(set(candidate) | set(champion))
-    frame = pd.DataFrame(
-        {
-            "metric": names,
-            "candidate": [candidate.get(n) for n in names],
-            "champion": [champion.get(n) for n in names],
-        }
-    )
-    frame["difference"] = frame["candidate"] - frame["champion"]
-    return frame
+def _comparison(
+    ctx: PageContext,
+    model: str,
+    candidate: ModelVersion,
+    champion: ModelVersion | None,
+    request: PromotionRequest | None,
+) -> GateReport:
+    report = check_gates(ctx.store, model, candidate.model_version)
+    if champion is not None and champion.model_version == candidate.model_version:
+        champion = None
+    champ_label = f"champion {champion.model_version}" if champion else "no champion yet"
+    st.subheader(f"Candidate {candidate.model_version} beside {champ_label}")
+    sections.facts(candidate, champion)
+    window = cached(views.review_window, ctx.store, model)
+    versions = [candidate.model_version] + ([champion.model_version] if champion else [])
+    tabs = st.tabs(["Validation", "Live performance", "Drift", "Fairness", "Explanations"])
+    with tabs[0]:
+        sections.validation(candidate, champion)
+    with tabs[1]:
+        sections.live(ctx, model, versions, window)
+    with tabs[2]:
+        sections.drift(report)
+    with tabs[3]:
+        sections.fairness_tab(ctx, model, candidate, champion, window)
+    with tabs[4]:
+        sections.explanations(ctx, model, candidate, champion, window)
+    sections.checklist(report, request)
+    return report
 
 
-def _validation(candidate, champion) -> None:
-    cand = candidate.validation_metrics.get("holdout", {})
-    champ = champion.validation_metrics.get("holdout", {}) if champion else {}
-    frame = _metrics_table(cand, champ)
-    shown = frame[frame["metric"].isin(["roc_auc", "accuracy", "precision", "recall", "f1"])]
-    figure = go.Figure()
-    for colour, (column, name) in zip(
-        COLOURS,
-        (("candidate", candidate.model_version), ("champion", champion and champion.model_version)),
-        strict=True,
-    ):
-        if name is None:
-            continue
-        figure.add_bar(
-            x=shown["metric"],
-            y=shown[column],
-            marker_color=colour,
-            name=f"{column} {name}",
-            hovertemplate="%{x}: %{y:.4f}<extra>" + f"{column} {name}" + "</extra>",
-        )
-    figure.update_layout(
-        title="Holdout metrics at validation (higher is better)",
-        barmode="group",
-        yaxis_title="value (0–1)",
-        **PLOT_LAYOUT,
-    )
-    left, right = st.columns([3, 2])
-    left.plotly_chart(figure, width="stretch")
-    right.dataframe(frame, hide_index=True, width="stretch")
+# --- the decision buttons ----------------------------------------------------------------
 
 
-def _live(
-    ctx: PageContext, versions: list[str], window: tuple[dt.datetime, dt.datetime] | None
-) -> None:
-    if window is None:
-        st.info("No traffic has been logged for this model yet.")
-        return
-    start, end = window
-    st.caption(
-        f"Last 30 days of logged traffic: {start:%Y-%m-%d} to {end - dt.timedelta(days=1):%Y-%m-%d} (UTC)."
-    )
-    counts = cached(governance.live_traffic, ctx.store, ctx.model_name, tuple(versions), start, end)
-    rows = []
-    for count in counts:
-        row = {
-            "version": count["model_version"],
-            "predictions": count["predictions"],
-            "errors": count["errors"],
-            "labelled": count["labelled"],
-        }
-        if count["predictions"]:
-            try:
-                report = cached(
-                    performance_report,
-                    ctx.store,
-                    Selection(ctx.model_name, count["model_version"], start, end),
-                    "week",
-                    intervals=False,
-                )
-            except VigilError as err:
-                row["note"] = str(err)
-            else:
-                for name in report.metric_names:
-                    row[name] = report.overall.value(name)
-                if not report.overall.enough_labels:
-                    row["note"] = f"fewer than {report.min_labels} labels"
-        else:
-            row["note"] = "no traffic in the window (not deployed or not in shadow)"
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    metric_columns = [c for c in ("roc_auc", "accuracy", "f1", "brier") if c in frame]
-    if metric_columns:
-        figure = go.Figure()
-        for colour, (_, row) in zip(COLOURS, frame.iterrows(), strict=False):
-            figure.add_bar(
-                marker_color=colour,
-                x=metric_columns,
-                y=[row[c] for c in metric_columns],
-                name=f"version {row['version']}",
-                hovertemplate="%{x}: %{y:.4f}<extra>version " + str(row["version"]) + "</extra>",
-            )
-        figure.update_layout(
-            title="Realised performance on labelled traffic, last 30 days",
-            barmode="group",
-            yaxis_title="value",
-            **PLOT_LAYOUT,
-        )
-        left, right = st.columns([3, 2])
-        left.plotly_chart(figure, width="stretch")
-        right.dataframe(frame, hide_index=True, width="stretch")
-    else:
-        st.dataframe(frame, hide_index=True, width="stretch")
-
-
-def _drift(report: gates.GateReport) -> None:
-    if not report.feature_psi:
-        st.info(report.result("drift_psi").detail)
-        return
-    window = report.drift_window
-    st.caption(
-        f"Reference data of {report.model_version} vs {window.rows:,} predictions of champion "
-        f"{window.champion_version}, {window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC."
-    )
-    frame = pd.DataFrame(
-        [
-            {
-                "feature": p.feature,
-                "kind": p.kind,
-                "PSI": p.psi,
-                "reference rows": p.reference_rows,
-                "traffic rows": p.current_rows,
-            }
-            for p in report.feature_psi
-        ]
-    ).sort_values("PSI", ascending=False)
-    threshold = report.result("drift_psi").threshold
-    figure = go.Figure(
-        go.Bar(
-            x=frame["PSI"],
-            y=frame["feature"],
-            orientation="h",
-            hovertemplate="%{y}: PSI %{x:.3f}<extra></extra>",
-            name="PSI",
-        )
-    )
-    figure.add_vline(
-        x=threshold, line_dash="dash", line_color="red", annotation_text=f"gate {threshold:g}"
-    )
-    figure.update_layout(
-        title="Population stability index per feature (candidate reference vs production traffic)",
-        xaxis_title="PSI",
-        yaxis={"autorange": "reversed"},
-        **{**PLOT_LAYOUT, "hovermode": "closest"},
-    )
-    left, right = st.columns([3, 2])
-    left.plotly_chart(figure, width="stretch")
-    right.dataframe(frame, hide_index=True, width="stretch")
-
-
-def _fairness(ctx: PageContext, candidate, champion, window) -> None:
-    holdout = candidate.validation_metrics.get("holdout", {})
-    at_validation = {
-        k: v for k, v in holdout.items() if k.startswith(("selection_rate", "demographic"))
-    }
-    if at_validation:
-        st.markdown(f"**At validation (holdout) — {candidate.model_version}**")
-        st.dataframe(pd.DataFrame([at_validation]), hide_index=True, width="stretch")
-    if window is None:
-        return
-    rows = []
-    reports = _per_version(
-        ctx,
-        [candidate] + ([champion] if champion else []),
-        window,
-        lambda sel: cached(
-            fairness.fairness_report, ctx.store, sel, granularity="week", resamples=0
+def _request_actions(
+    ctx: PageContext,
+    model: str,
+    version: str,
+    request: PromotionRequest,
+    report: GateReport | None,
+    base: dict[str, Any],
+) -> list[Action]:
+    pending = {**base, "version": version, "row_version": request.row_version}
+    override = rules.can_override(ctx.store, ctx.user, model, version, report=report)
+    found = [
+        Action(
+            "Approve",
+            rules.can_approve(ctx.store, ctx.user, model, version, report=report),
+            {**pending, "action": "approve"},
+            "review_approve",
         ),
-    )
-    for version, report in reports:
-        for attribute in report.attributes:
-            if len(attribute.columns) != 1:
-                continue
-            for group in attribute.groups:
-                rows.append(
-                    {
-                        "version": version.model_version,
-                        "attribute": attribute.name,
-                        "group": group.group,
-                        "selection rate": group.selection_rate,
-                        "ratio to most favoured": group.ratio_to_most_favoured,
-                        "rows": group.rows,
-                        "status": group.status,
-                    }
-                )
-    if not rows:
-        st.info("No live traffic in the window to compare fairness on.")
+        Action(
+            "Reject",
+            rules.can_reject(ctx.store, ctx.user, model, version),
+            {**pending, "action": "reject"},
+            "review_reject",
+        ),
+        Action(
+            "Withdraw",
+            rules.can_withdraw(ctx.store, ctx.user, model, version),
+            {**pending, "action": "withdraw"},
+            "review_withdraw",
+        ),
+    ]
+    if override.allowed or override.blocked is Blocked.FOUR_EYES:
+        found.append(
+            Action("Override gates", override, {**pending, "action": "override"}, "review_override")
+        )
+    return found
+
+
+def _actions(
+    ctx: PageContext,
+    model: str,
+    request: PromotionRequest | None,
+    report: GateReport | None,
+    champion_name: str | None,
+) -> None:
+    base = {"model": model, "champion": champion_name}
+    found = [] if request is None else _request_actions(
+        ctx, model, request.model_version, request, report, base
+    )  # fmt: skip
+    # the sidebar's version may be put up for promotion while another request is pending
+    if ctx.version is not None and ctx.version.status is not Status.PENDING_APPROVAL:
+        version = ctx.version.model_version
+        decision = rules.can_request_promotion(ctx.store, ctx.user, model, version)
+        if decision.allowed or decision.blocked is Blocked.ROLE:
+            pending = {**base, "version": version, "action": "request"}
+            found.append(Action("Request promotion", decision, pending, "review_request_promotion"))
+    if champion_name is not None:
+        target = views.next_rollback_target(ctx.store, model)
+        pending = {**base, "version": champion_name, "target": target, "action": "rollback"}
+        found.append(
+            Action("Roll back", rules.can_rollback(ctx.store, ctx.user, model), pending,
+                   "review_rollback")
+        )  # fmt: skip
+    visible = [a for a in found if not (a.decision.blocked and a.decision.blocked.hides)]
+    st.subheader("Decision")
+    if not visible:
+        st.caption(
+            f"You are signed in as {ctx.user.username} ({ctx.user.role}): you can see "
+            "everything here and change nothing."
+        )
         return
-    frame = pd.DataFrame(rows)
-    figure = go.Figure()
-    for colour, (version, part) in zip(COLOURS, frame.groupby("version", sort=False), strict=False):
-        figure.add_bar(
-            marker_color=colour,
-            x=part["attribute"] + ": " + part["group"],
-            y=part["selection rate"],
-            name=f"version {version}",
-            hovertemplate="%{x}: %{y:.1%}<extra>version " + str(version) + "</extra>",
-        )
-    figure.update_layout(
-        title="Favourable-outcome rate by group, last 30 days of traffic",
-        barmode="group",
-        yaxis_tickformat=".0%",
-        yaxis_title="selection rate",
-        **PLOT_LAYOUT,
+    st.text_area(
+        "Rationale", key=RATIONALE, placeholder="Why — recorded in the audit log with the evidence."
     )
-    left, right = st.columns([3, 2])
-    left.plotly_chart(figure, width="stretch")
-    right.dataframe(frame, hide_index=True, width="stretch")
-
-
-def _explanations(ctx: PageContext, candidate, champion, window) -> None:
-    if window is None:
-        return
-    rows = []
-    importances = _per_version(
-        ctx,
-        [candidate] + ([champion] if champion else []),
-        window,
-        lambda sel: cached(explain.global_importance, ctx.store, sel, sample_rows=300),
-    )
-    for version, importance in importances:
-        rows += [
-            {"version": version.model_version, "feature": f, "mean |SHAP|": v}
-            for f, v in zip(importance.features, importance.mean_abs, strict=True)
-        ]
-    if not rows:
-        st.info("No live traffic in the window to explain.")
-        return
-    frame = pd.DataFrame(rows)
-    figure = go.Figure()
-    for colour, (version, part) in zip(COLOURS, frame.groupby("version", sort=False), strict=False):
-        figure.add_bar(
-            marker_color=colour,
-            x=part["mean |SHAP|"],
-            y=part["feature"],
-            orientation="h",
-            name=f"version {version}",
-            hovertemplate="%{y}: %{x:.4f}<extra>version " + str(version) + "</extra>",
-        )
-    figure.update_layout(
-        title="Global importance: mean |SHAP| on 300 served rows, last 30 days",
-        barmode="group",
-        xaxis_title="mean |SHAP| (model output units)",
-        **{**PLOT_LAYOUT, "hovermode": "closest"},
-    )
-    left, right = st.columns([3, 2])
-    left.plotly_chart(figure, width="stretch")
-    right.dataframe(frame, hide_index=True, width="stretch")
-
-
-def _checklist(report: gates.GateReport, request: governance.PromotionRequest | None) -> None:
-    st.subheader("Gate checklist")
-    frame = pd.DataFrame(
-        [
-            {
-                "gate": r.label,
-                "outcome": OUTCOME_ICON[r.outcome],
-                "observed": r.observed,
-                "threshold": r.threshold,
-                "detail": r.detail,
-            }
-            for r in report.results
-        ]
-    )
-    st.dataframe(frame, hide_index=True, width="stretch")
-    if report.passed:
-        st.success(f"All gates pass (checked {report.checked_at:%Y-%m-%d %H:%M} UTC).")
-    elif (
-        request is not None
-        and request.override_gates
-        and set(report.failed) <= set(request.override_gates)
-    ):
-        st.warning(
-            f"Failed gates {', '.join(report.failed)} were overridden by "
-            f"{request.override_by} ({request.override_at:%Y-%m-%d %H:%M} UTC): "
-            f"{request.override_rationale}"
-        )
-    else:
-        st.error(
-            f"Failed: {', '.join(report.failed)}. Approval is blocked unless an admin "
-            "records an override with its rationale."
-        )
+    for column, action in zip(st.columns(len(visible)), visible, strict=True):
+        with column:
+            _button(action)
 
 
 # --- page --------------------------------------------------------------------------------
 
 
-def _signoff_downloads(ctx: PageContext) -> None:
-    records = governance.decisions(ctx.store, ctx.model_name)
+def _signoff_downloads(ctx: PageContext, model: str) -> None:
+    records = views.decisions(ctx.store, model)
     if not records:
         return
     st.subheader("Sign-off reports")
@@ -446,15 +274,64 @@ def _signoff_downloads(ctx: PageContext) -> None:
         for r in records
     }
     seq = st.selectbox(
-        "Decision record", list(labels), format_func=labels.get, key="review_signoff_seq"
+        "Decision record", list(labels), format_func=lambda s: labels[s], key="review_signoff_seq"
     )
     st.download_button(
         "Download sign-off report (HTML)",
-        data=signoff.build_report(ctx.store, seq),
-        file_name=f"signoff-{ctx.model_name}-record-{seq}.html",
+        data=signoff.build_report(ctx.store, int(seq)),
+        file_name=f"signoff-{model}-record-{seq}.html",
         mime="text/html",
         key="review_signoff_download",
     )
+
+
+def _choose_request(
+    ctx: PageContext, model: str, pending: tuple[PromotionRequest, ...]
+) -> PromotionRequest | None:
+    if not pending:
+        return None
+    by_version = {r.model_version: r for r in pending}
+    options = list(by_version)
+    # The sidebar's version if it is pending, else the newest request. Set through session
+    # state (not `index=`): when the list of requests changes, the two would disagree and
+    # the box would show one request while the page reviews another.
+    if st.session_state.get("review_request") not in options:
+        sidebar = ctx.version.model_version if ctx.version else None
+        st.session_state["review_request"] = sidebar if sidebar in by_version else options[0]
+    chosen = st.selectbox(
+        "Pending request",
+        options,
+        key="review_request",
+        format_func=lambda v: (
+            f"{model} {v} — request #{by_version[v].request_id} by {by_version[v].requested_by}"
+        ),
+    )
+    return by_version[chosen]
+
+
+def _champion(ctx: PageContext, model: str) -> ModelVersion | None:
+    found = [
+        v for v in cached(views.model_versions, ctx.store, model) if v.status is Status.PRODUCTION
+    ]
+    return found[0] if found else None
+
+
+def _after_decision(ctx: PageContext, model: str, champion: ModelVersion | None) -> None:
+    """With nothing pending: the decision just taken here (else the sidebar version's last
+    one); a version never put up is shown beside the champion, ready to be requested."""
+    decided = st.session_state.get(DECIDED)
+    focus = decided[1] if decided and decided[0] == model else None
+    if focus is None and ctx.version is not None:
+        focus = ctx.version.model_version
+    if focus is None:
+        return
+    last = views.last_decision(ctx.store, model, focus)
+    if last is not None:
+        sections.decision_card(last)
+        return
+    version = views.model_version(ctx.store, model, focus)
+    if version.status in rules.REQUESTABLE:
+        _comparison(ctx, model, version, champion, None)
 
 
 def render(ctx: PageContext) -> None:
@@ -465,178 +342,23 @@ def render(ctx: PageContext) -> None:
     flash = st.session_state.pop(FLASH, None)
     if flash:
         st.success(flash)
-    model = ctx.model_name
-    inventory = {
-        r.model_version: r for r in governance.inventory(ctx.store) if r.model_name == model
-    }
-    champion_name = next((v for v, r in inventory.items() if "champion" in r.aliases), None)
-    pending = governance.list_requests(ctx.store, model, "pending")
-    champion = governance.model_version(ctx.store, model, champion_name) if champion_name else None
-    request = None
-    candidate = None
-    if pending:
-        by_version = {r.model_version: r for r in pending}
-        options = list(by_version)
-        # The sidebar's version if it is pending, else the newest request. Set through session
-        # state (not `index=`): when the list of requests changes, the two would disagree and
-        # the box would show one request while the page reviews another.
-        if st.session_state.get("review_request") not in options:
-            st.session_state["review_request"] = (
-                ctx.version.model_version
-                if ctx.version and ctx.version.model_version in by_version
-                else options[0]
-            )
-        chosen = st.selectbox(
-            "Pending request",
-            options,
-            key="review_request",
-            format_func=lambda v: (
-                f"{model} {v} — request #{by_version[v].request_id} by {by_version[v].requested_by}"
-            ),
-        )
-        request = by_version[chosen]
-        candidate = governance.model_version(ctx.store, model, chosen)
-    elif ctx.version is not None and ctx.version.status != "production":
-        candidate = ctx.version
-    window = cached(governance.review_window, ctx.store, model)
-
-    if request is not None and candidate is not None:
-        st.markdown(
-            f"**{model} {candidate.model_version}** {status_badge(candidate.status, candidate.status_label)} "
-            f"· requested by **{request.requested_by}** on {request.requested_at:%Y-%m-%d %H:%M} UTC "
-            f"· registered by {candidate.registered_by}"
-        )
-        st.markdown(f"> {request.request_rationale}")
-    elif candidate is not None:
-        st.info(
-            f"No pending promotion request for {model}. {candidate.model_version} is "
-            f"{candidate.status_label}."
-        )
+    model = ctx.model_name or ""
+    champion = _champion(ctx, model)
+    champion_name = champion.model_version if champion else None
+    request = _choose_request(ctx, model, list_requests(ctx.store, model, RequestState.PENDING))
+    report = None
+    if request is not None:
+        candidate = views.model_version(ctx.store, model, request.model_version)
+        sections.request_header(model, candidate, request)
+        report = _comparison(ctx, model, candidate, champion, request)
     else:
         st.info(
-            f"No pending promotion request for {model}; the champion is {champion_name or 'not set'}."
+            f"No pending promotion request for {model}; the champion is "
+            f"{champion_name or 'not set'}."
         )
-
-    report = None
-    if candidate is not None:
-        report = gates.check_gates(ctx.store, model, candidate.model_version)
-        champ_label = f"champion {champion.model_version}" if champion else "no champion yet"
-        st.subheader(f"Candidate {candidate.model_version} beside {champ_label}")
-        left, right = st.columns(2)
-        for column, version in ((left, candidate), (right, champion)):
-            if version is None:
-                column.caption("No champion yet.")
-                continue
-            row = inventory[version.model_version]
-            column.markdown(
-                f"**{version.model_version}** · {STATUS_LABELS[version.status]}  \n"
-                f"Owner: {row.owner} · risk tier {row.risk_tier or '—'} · next review "
-                f"{row.next_review_date or '—'}{' ⚠ overdue' if row.review_overdue else ''}  \n"
-                f"Training data: {row.training_data_version} · commit `{row.code_commit}`"
-            )
-        tabs = st.tabs(["Validation", "Live performance", "Drift", "Fairness", "Explanations"])
-        versions = [candidate.model_version] + (
-            [champion.model_version]
-            if champion and champion.model_version != candidate.model_version
-            else []
-        )
-        with tabs[0]:
-            _validation(
-                candidate,
-                champion
-                if champion and champion.model_version != candidate.model_version
-                else None,
-            )
-        with tabs[1]:
-            _live(ctx, versions, window)
-        with tabs[2]:
-            _drift(report)
-        with tabs[3]:
-            _fairness(ctx, candidate, champion, window)
-        with tabs[4]:
-            _explanations(ctx, candidate, champion, window)
-        _checklist(report, request)
-
-    _actions(ctx, candidate, request, report, champion_name)
+    if request is None:
+        _after_decision(ctx, model, champion)
+    _actions(ctx, model, request, report, champion_name)
     if st.session_state.get(PENDING):
         _confirm(ctx)
-    _signoff_downloads(ctx)
-
-
-def _actions(ctx, candidate, request, report, champion_name) -> None:
-    model = ctx.model_name
-    decisions: list[tuple[str, governance.Decision, dict[str, Any], str]] = []
-    base = {"model": model, "champion": champion_name}
-    if candidate is not None and request is not None:
-        pending = {**base, "version": candidate.model_version, "row_version": request.row_version}
-        decisions.append(
-            (
-                "Approve",
-                governance.can_approve(
-                    ctx.store, ctx.user, model, candidate.model_version, report=report
-                ),
-                {**pending, "action": "approve"},
-                "review_approve",
-            )
-        )
-        decisions.append(
-            (
-                "Reject",
-                governance.can_reject(ctx.store, ctx.user, model, candidate.model_version),
-                {**pending, "action": "reject"},
-                "review_reject",
-            )
-        )
-        override = governance.can_override(
-            ctx.store, ctx.user, model, candidate.model_version, report=report
-        )
-        if override.allowed or override.blocked_by == "four_eyes":
-            decisions.append(
-                ("Override gates", override, {**pending, "action": "override"}, "review_override")
-            )
-    # the sidebar's version may be put up for promotion while another request is pending
-    requestable = (
-        ctx.version
-        if ctx.version is not None and ctx.version.status != "pending_approval"
-        else None
-    )
-    if requestable is not None:
-        decision = governance.can_request_promotion(
-            ctx.store, ctx.user, model, requestable.model_version
-        )
-        if decision.allowed or decision.blocked_by == "role":
-            decisions.append(
-                (
-                    "Request promotion",
-                    decision,
-                    {**base, "version": requestable.model_version, "action": "request"},
-                    "review_request_promotion",
-                )
-            )
-    if champion_name is not None:
-        target = governance.next_rollback_target(ctx.store, model)
-        decisions.append(
-            (
-                "Roll back",
-                governance.can_rollback(ctx.store, ctx.user, model),
-                {**base, "version": champion_name, "target": target, "action": "rollback"},
-                "review_rollback",
-            )
-        )
-    visible = [d for d in decisions if d[1].blocked_by != "role"]
-    st.subheader("Decision")
-    if not visible:
-        st.caption(
-            f"You are signed in as {ctx.user.username} ({ctx.user.role}): you can see "
-            "everything here and change nothing."
-        )
-        return
-    st.text_area(
-        "Rationale",
-        key=RATIONALE,
-        placeholder="Why — recorded in the audit log with the evidence above.",
-    )
-    columns = st.columns(len(visible))
-    for column, (label, decision, pending, key) in zip(columns, visible, strict=True):
-        with column:
-            _button(label, decision, pending, key)
+    _signoff_downloads(ctx, model)

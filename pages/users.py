@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from vigil.app.context import PageContext
@@ -32,12 +34,12 @@ def _table(ctx: PageContext) -> list[str]:
             for name, role, created, disabled in rows
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     return [r[0] for r in rows]
 
 
-def _apply(action, *args) -> None:
+def _apply(action: Callable[..., object], *args: object) -> None:
     try:
         action(*args)
     except VigilError as err:

@@ -1,6 +1,6 @@
 """The one primitive that changes a version's status or aliases, always with its audit record.
 
-Governance rules (roles, four-eyes, gates) sit on top of this in core.governance; nothing
+Governance rules (roles, four-eyes, gates) sit on top of this in core.govern.rules; nothing
 else may update `model_versions.status`, `aliases` or the state of a promotion request.
 Every call runs inside the caller's transaction, so the change, its audit record and the
 promotion request it settles land together or not at all.
@@ -17,22 +17,27 @@ import duckdb
 from vigil.core.errors import RegistryError
 from vigil.core.govern import audit
 from vigil.core.govern.auth import User
-from vigil.core.registry.versions import STATUS_LABELS, get_version
+from vigil.core.govern.requests import RequestState
+from vigil.core.registry.versions import Status, get_version
 
 # from-status -> statuses it may move to
-ALLOWED: dict[str, frozenset[str]] = {
-    "registered": frozenset({"pending_approval", "archived"}),
-    "pending_approval": frozenset({"approved", "rejected", "registered"}),
-    "approved": frozenset({"production", "archived"}),
-    "production": frozenset({"archived", "rolled_back"}),
-    "archived": frozenset({"production"}),
-    "rolled_back": frozenset({"pending_approval", "archived"}),
-    "rejected": frozenset({"pending_approval"}),
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.REGISTERED: frozenset({Status.PENDING_APPROVAL, Status.ARCHIVED}),
+    Status.PENDING_APPROVAL: frozenset({Status.APPROVED, Status.REJECTED, Status.REGISTERED}),
+    Status.APPROVED: frozenset({Status.PRODUCTION, Status.ARCHIVED}),
+    Status.PRODUCTION: frozenset({Status.ARCHIVED, Status.ROLLED_BACK}),
+    Status.ARCHIVED: frozenset({Status.PRODUCTION}),
+    Status.ROLLED_BACK: frozenset({Status.PENDING_APPROVAL, Status.ARCHIVED}),
+    Status.REJECTED: frozenset({Status.PENDING_APPROVAL}),
 }
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 # Leaving pending approval settles the open promotion request in this state.
-REQUEST_STATE_AFTER = {"approved": "approved", "rejected": "rejected", "registered": "withdrawn"}
+REQUEST_STATE_AFTER = {
+    Status.APPROVED: RequestState.APPROVED,
+    Status.REJECTED: RequestState.REJECTED,
+    Status.REGISTERED: RequestState.WITHDRAWN,
+}
 
 
 class InvariantError(RegistryError):
@@ -94,7 +99,7 @@ def apply_transition(
     model_name: str,
     model_version: str,
     action: str,
-    to_status: str,
+    to_status: Status,
     rationale: str,
     evidence: dict[str, Any] | None = None,
     alias: str | None = None,
@@ -112,17 +117,17 @@ def apply_transition(
     version = get_version(con, model_name, model_version)
     if to_status not in ALLOWED.get(version.status, frozenset()):
         raise RegistryError(
-            f"{model_name} {model_version} is {STATUS_LABELS[version.status]}; it cannot move to "
-            f"{STATUS_LABELS.get(to_status, to_status)}."
+            f"{model_name} {model_version} is {version.status_label}; it cannot move to "
+            f"{Status(to_status).label}."
         )
-    if (alias == CHAMPION) != (to_status == "production"):
+    if (alias == CHAMPION) != (to_status == Status.PRODUCTION):
         raise InvariantError(
             f"{model_name} {model_version}: the champion alias goes with production status "
             f"(asked for status {to_status} with alias {alias or 'none'})."
         )
     evidence = dict(evidence or {})
     request = open_request(con, model_name, model_version)
-    if version.status == "pending_approval" and request is not None:
+    if version.status is Status.PENDING_APPROVAL and request is not None:
         request_id, row_version = request
         if expected_row_version is not None and row_version != expected_row_version:
             raise RequestConflictError(
@@ -139,7 +144,7 @@ def apply_transition(
         raise RegistryError(
             f"{model_name} {model_version} was changed by someone else meanwhile; reload and retry."
         )
-    if version.status == "production":
+    if version.status is Status.PRODUCTION:
         # The alias leaves with the status; the record says so.
         removed = con.execute(
             "DELETE FROM aliases WHERE model_name = ? AND alias = ? AND model_version = ? "
@@ -148,7 +153,7 @@ def apply_transition(
         ).fetchall()
         if removed:
             evidence["alias_removed"] = CHAMPION
-    if to_status == "production":
+    if to_status == Status.PRODUCTION:
         # A version cannot be its own challenger.
         removed = con.execute(
             "DELETE FROM aliases WHERE model_name = ? AND alias = ? AND model_version = ? "
@@ -169,8 +174,10 @@ def apply_transition(
             [model_name, alias, model_version, _now()],
         )
     new_request_id = None
-    if to_status == "pending_approval":
-        new_request_id = con.execute("SELECT nextval('promotion_request_seq')").fetchone()[0]
+    if to_status == Status.PENDING_APPROVAL:
+        drawn = con.execute("SELECT nextval('promotion_request_seq')").fetchone()
+        assert drawn is not None  # a sequence always gives a value
+        new_request_id = int(drawn[0])
         evidence["request_id"] = new_request_id
     record = audit.append(
         con,
@@ -201,7 +208,7 @@ def apply_transition(
                 record["seq"],
             ],
         )
-    elif version.status == "pending_approval" and request is not None:
+    elif version.status is Status.PENDING_APPROVAL and request is not None:
         settled = con.execute(
             "UPDATE promotion_requests SET state = ?, decided_by = ?, decided_by_role = ?, "
             "decided_at = ?, decision_rationale = ?, decision_seq = ?, "
@@ -261,8 +268,8 @@ def record_override(
         action="override_gates",
         model_name=model_name,
         model_version=model_version,
-        from_status="pending_approval",
-        to_status="pending_approval",
+        from_status=Status.PENDING_APPROVAL,
+        to_status=Status.PENDING_APPROVAL,
         rationale=rationale.strip(),
         evidence={**evidence, "request_id": request_id, "overridden_gates": sorted(gates)},
     )

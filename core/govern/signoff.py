@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from vigil.core.govern import audit
-from vigil.core.registry.versions import STATUS_LABELS, ModelVersion, get_version
+from vigil.core.registry.versions import ModelVersion, Status, get_version
 from vigil.core.store.connection import Store
 
 _CSS = """
@@ -43,6 +43,28 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _status(value: str | None) -> str:
+    """A stored status in words; '—' for none."""
+    if not value:
+        return "—"
+    try:
+        return Status(value).label
+    except ValueError:
+        return value
+
+
+def _figures(figures: dict[str, Any]) -> dict[str, Any]:
+    """Live metrics of one version: nested under "metrics" since the typed evidence, flat in
+    records written before it."""
+    if isinstance(figures.get("metrics"), dict):
+        return dict(figures["metrics"])
+    return {
+        k: v
+        for k, v in figures.items()
+        if k not in ("note", "predictions", "labelled", "enough_labels")
+    }
+
+
 def _kv(rows: list[tuple[str, Any]], mono: tuple[str, ...] = ()) -> str:
     cells = []
     for key, value in rows:
@@ -62,7 +84,7 @@ def _inventory(version: ModelVersion) -> str:
         [
             ("Model", version.model_name),
             ("Version", version.model_version),
-            ("Current status", STATUS_LABELS.get(version.status, version.status)),
+            ("Current status", version.status_label),
             ("Task", version.task),
             ("Owner", version.owner),
             ("Intended use", version.intended_use),
@@ -156,27 +178,15 @@ def _performance(evidence: dict[str, Any]) -> str:
     if not rows:
         note = live.get("note") if isinstance(live.get("note"), str) else None
         return f"<p class='na'>{_e(note or 'No live performance in this record.')}</p>"
-    metrics = sorted(
-        {
-            k
-            for _, f in rows
-            for k in f
-            if k not in ("note", "predictions", "labelled", "enough_labels")
-        }
-    )
+    metrics = sorted({k for _, f in rows for k in _figures(f)})
     return _table(
         ["Version", "Predictions", "Labelled", *metrics, "Note"],
         [
-            [
-                v,
-                f.get("predictions"),
-                f.get("labelled"),
-                *(f.get(m) for m in metrics),
-                f.get("note"),
-            ]
+            [v, f.get("predictions"), f.get("labelled"), *(_figures(f).get(m) for m in metrics),
+             f.get("note")]
             for v, f in rows
         ],
-    )
+    )  # fmt: skip
 
 
 def build_report(store: Store, seq: int) -> bytes:
@@ -223,8 +233,7 @@ def build_report(store: Store, seq: int) -> bytes:
                 ("Version", record["model_version"]),
                 (
                     "Status change",
-                    f"{STATUS_LABELS.get(record['from_status'] or '', record['from_status'] or '—')}"
-                    f" → {STATUS_LABELS.get(record['to_status'] or '', record['to_status'] or '—')}",
+                    f"{_status(record['from_status'])} → {_status(record['to_status'])}",
                 ),
                 ("Alias moved", record["alias"]),
                 ("Decided by", f"{record['actor']} ({record['actor_role']})"),

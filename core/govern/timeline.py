@@ -108,3 +108,16 @@ def timeline(store: Store, model_name: str) -> Timeline:
     """Every spell in production of the model's versions, oldest first."""
     with store.connect() as con:
         return read_timeline(con, model_name)
+
+
+def rollback_target(con: duckdb.DuckDBPyConnection, model_name: str) -> str | None:
+    """The most recent earlier champion that can be put back (archived, not rolled back)."""
+    statuses = dict(
+        con.execute(
+            "SELECT model_version, status FROM model_versions WHERE model_name = ?", [model_name]
+        ).fetchall()
+    )
+    for version in read_timeline(con, model_name).previous_champions():
+        if statuses.get(version) == "archived":
+            return version
+    return None

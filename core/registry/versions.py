@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +20,24 @@ from vigil.core.registry import artifacts
 from vigil.core.store.connection import Store
 from vigil.core.store.sql import quote_ident, read_source
 
-STATUSES = (
-    "registered",
-    "pending_approval",
-    "approved",
-    "production",
-    "rejected",
-    "archived",
-    "rolled_back",
-)
-STATUS_LABELS = {
-    "registered": "Registered",
-    "pending_approval": "Pending approval",
-    "approved": "Approved",
-    "production": "Production",
-    "rejected": "Rejected",
-    "archived": "Archived",
-    "rolled_back": "Rolled back",
-}
+
+class Status(StrEnum):
+    """A version's place in its lifecycle (core.govern.lifecycle moves it between them)."""
+
+    REGISTERED = "registered"
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    PRODUCTION = "production"
+    REJECTED = "rejected"
+    ARCHIVED = "archived"
+    ROLLED_BACK = "rolled_back"
+
+    @property
+    def label(self) -> str:
+        """How people read it: 'Pending approval', 'Rolled back'."""
+        return self.value.replace("_", " ").capitalize()
+
+
 LOG_BASE_COLUMNS = {
     "prediction_id": "VARCHAR",
     "model_version": "VARCHAR",
@@ -76,13 +77,13 @@ class ModelVersion(FeatureSet):
     artifact_sha256: str
     reference_rows: int
     reference_sha256: str
-    status: str
+    status: Status
     registered_by: str
     registered_at: dt.datetime
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
+        return self.status.label
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ JSON_COLUMNS = ("hyperparameters", "validation_metrics")
 def _row_to_version(row: dict[str, Any]) -> ModelVersion:
     fields = {name: row[name] for name in ModelVersion.__dataclass_fields__ if name != "features"}
     fields.update({name: json.loads(row[name]) for name in JSON_COLUMNS})
+    fields["status"] = Status(row["status"])
     features = tuple(FeatureSpec(**f) for f in json.loads(row["feature_schema"]))
     return ModelVersion(**fields, features=features)
 
@@ -307,7 +309,7 @@ def register_version(
         if exists:
             raise VersionExistsError(
                 f"{meta.model_name} version {meta.model_version} is already registered "
-                f"(status: {STATUS_LABELS[exists[0]]}). Versions are immutable: register the "
+                f"(status: {Status(exists[0]).label}). Versions are immutable: register the "
                 "change as a new version."
             )
         if meta.previous_version is not None:
@@ -345,7 +347,7 @@ def register_version(
                 sha,
                 rows,
                 artifacts.sha256_file(Path(reference)),
-                "registered",
+                Status.REGISTERED,
                 registered_by,
             ],
         )

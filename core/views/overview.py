@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
+import duckdb
 import pandas as pd
 
 from vigil.core.alerts import records as alerts
 from vigil.core.govern import audit
+from vigil.core.govern.audit_chain import ChainStatus
 from vigil.core.monitor.selection import Selection, log_table
 from vigil.core.registry import versions as registry
 from vigil.core.store.connection import Store
 
 
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> tuple[Any, ...]:
+    """The one row an aggregate query returns."""
+    row = con.execute(sql, params).fetchone()
+    assert row is not None  # an aggregate without GROUP BY always returns a row
+    return tuple(row)
+
+
 def data_version(store: Store) -> tuple[int, int, int]:
     """Changes whenever logs, labels, registry or audit change: a cache key for results."""
     with store.connect() as con:
-        row = con.execute(
+        row = _one(
+            con,
             "SELECT (SELECT coalesce(max(batch_id), 0) FROM ingest_batches), "
             "(SELECT count(*) FROM model_versions), "
-            "(SELECT coalesce(max(seq), 0) FROM audit_log)"
-        ).fetchone()
-    return tuple(row)
+            "(SELECT coalesce(max(seq), 0) FROM audit_log)",
+            [],
+        )
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 @dataclass(frozen=True)
@@ -140,7 +152,8 @@ def label_coverage(store: Store, selection: Selection, maturity_days: int = 35) 
     where, params = selection.where("l")
     with store.connect() as con:
         table = log_table(con, selection.model_name)
-        row = con.execute(
+        row = _one(
+            con,
             f"""
             WITH ends AS (SELECT max(served_at) AS newest FROM {table})
             SELECT count(*), count(lb.label), max(lb.label_timestamp),
@@ -151,13 +164,14 @@ def label_coverage(store: Store, selection: Selection, maturity_days: int = 35) 
             WHERE l.status = 'ok' AND {where}
             """,
             [maturity_days, maturity_days, selection.model_name, *params],
-        ).fetchone()
+        )
     return LabelCoverage(row[0], row[1], row[2], row[3], row[4], maturity_days)
 
 
 def data_quality(store: Store, model_name: str) -> DataQuality:
     with store.connect() as con:
-        row = con.execute(
+        row = _one(
+            con,
             """
             SELECT count(DISTINCT file_sha256), coalesce(sum(rows_read), 0),
                    coalesce(sum(rows_stored), 0),
@@ -166,7 +180,7 @@ def data_quality(store: Store, model_name: str) -> DataQuality:
             FROM ingest_batches WHERE model_name = ?
             """,
             [model_name, model_name],
-        ).fetchone()
+        )
         reasons = con.execute(
             """
             SELECT regexp_replace(reason, '''[^'']*''', '…', 'g') AS kind, count(*) AS n
@@ -174,7 +188,11 @@ def data_quality(store: Store, model_name: str) -> DataQuality:
             """,
             [model_name],
         ).fetchall()
-    return DataQuality(*row, top_reasons=tuple((r, n) for r, n in reasons))
+    files, read, stored, quarantined, present, last = row
+    return DataQuality(
+        int(files), int(read), int(stored), int(quarantined), int(present), last,
+        tuple((r, n) for r, n in reasons),
+    )  # fmt: skip
 
 
 def quarantine_rows(store: Store, model_name: str, limit: int = 200) -> pd.DataFrame:
@@ -190,7 +208,7 @@ def quarantine_rows(store: Store, model_name: str, limit: int = 200) -> pd.DataF
         ).df()
 
 
-def audit_chain(store: Store) -> audit.ChainStatus:
+def audit_chain(store: Store) -> ChainStatus:
     with store.connect() as con:
         return audit.verify(con)
 
@@ -281,11 +299,12 @@ def traffic_status(
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     where, params = selection.where()
     with store.connect() as con:
-        row = con.execute(
+        row = _one(
+            con,
             f"SELECT count(*), count(*) FILTER (WHERE status <> 'ok'), max(served_at) "
             f"FROM {log_table(con, selection.model_name)} WHERE {where}",
             params,
-        ).fetchone()
+        )
     total, errors, last = row
     if not total:
         return AreaStatus("Traffic", "warn", "no predictions in the range", "", None)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from tests.app.helpers import run_page, texts
-from vigil.core.govern import workflow as governance
+from vigil.core.govern import actions, requests
 from vigil.core.govern.auth import User
 from vigil.core.store.connection import Store
 
-ACTIONS = ("Approve", "Reject", "Override gates", "Roll back", "Request promotion")
+ACTIONS = ("Approve", "Reject", "Override gates", "Roll back", "Request promotion", "Withdraw")
 
 
 def buttons(at) -> dict[str, bool]:
@@ -33,7 +33,7 @@ def captions(at) -> str:
         ("rita", {"Approve": False, "Reject": True, "Roll back": False}),
         ("omar", {"Approve": False, "Reject": True, "Roll back": False}),
         ("adam", {"Approve": False, "Reject": True, "Override gates": True, "Roll back": False}),
-        ("dana", {}),
+        ("dana", {"Withdraw": True}),  # dana requested it
         ("vic", {}),
     ],
 )
@@ -44,10 +44,11 @@ def test_each_role_sees_only_its_buttons(demo_store: Store, user: str, expected:
     assert buttons(at) == expected
     if expected:
         assert [t.label for t in at.text_area] == ["Rationale"]
+    if "Approve" in expected:
         # blocked buttons say why: the failed drift gate, and no earlier champion
         assert "Gate check failed — Drift vs production traffic (max PSI)" in captions(at)
         assert "credit-risk 1.0 is the first champion on record" in captions(at)
-    else:
+    if not expected:
         assert not at.text_area
         assert "you can see everything here and change nothing" in captions(at)
 
@@ -56,22 +57,21 @@ def test_review_shows_candidate_beside_champion_and_the_gates(demo_store: Store)
     at = run_page(demo_store, "review", user="vic")
     text = texts(at)
     assert "Candidate 1.1 beside champion 1.0" in text
-    assert "requested by **dana**" in text
+    assert "request #2 by **dana**" in text
     assert [e.value for e in at.error] == [
-        "Failed: drift_psi. Approval is blocked unless an admin records an override with its "
-        "rationale."
+        "Failed: Drift vs production traffic (max PSI). Approval is blocked unless an admin "
+        "records an override with its rationale."
     ]
     checklist = next(d.value for d in at.dataframe if "gate" in d.value.columns)
     assert list(checklist["outcome"]) == ["PASS", "PASS", "FAIL", "PASS", "PASS"]
 
 
 def test_four_eyes_buttons_are_disabled_with_the_reason(demo_copy: Store) -> None:
-    governance.reject(demo_copy, User("omar", "approver"), "credit-risk", "1.1", "Redo.")
-    governance.request_promotion(
-        demo_copy, User("rita", "approver"), "credit-risk", "1.1", "Redone."
-    )
+    actions.reject(demo_copy, User("omar", "approver"), "credit-risk", "1.1", "Redo.")
+    actions.request_promotion(demo_copy, User("rita", "approver"), "credit-risk", "1.1", "Redone.")
     at = run_page(demo_copy, "review", user="rita")
-    assert buttons(at) == {"Approve": False, "Reject": False, "Roll back": False}
+    # rita requested it: she may withdraw it, not decide it
+    assert buttons(at) == {"Approve": False, "Reject": False, "Withdraw": True, "Roll back": False}
     assert (
         "Four-eyes: you (rita) requested its promotion; someone else must approve credit-risk 1.1."
         in captions(at)
@@ -80,7 +80,7 @@ def test_four_eyes_buttons_are_disabled_with_the_reason(demo_copy: Store) -> Non
 
 
 def test_analyst_requests_a_promotion(demo_copy: Store) -> None:
-    governance.reject(demo_copy, User("omar", "approver"), "credit-risk", "1.1", "Redo.")
+    actions.reject(demo_copy, User("omar", "approver"), "credit-risk", "1.1", "Redo.")
     at = run_page(demo_copy, "review", user="dana")
     at.selectbox(key="vigil_version").set_value("1.1")
     at.run()
@@ -90,7 +90,7 @@ def test_analyst_requests_a_promotion(demo_copy: Store) -> None:
     click(at, "Confirm")
     assert not at.exception
     assert at.success[0].value.startswith("Promotion of credit-risk 1.1 requested (request #3)")
-    assert governance.get_request(demo_copy, "credit-risk", "1.1").requested_by == "dana"
+    assert requests.get_request(demo_copy, "credit-risk", "1.1").requested_by == "dana"
 
 
 def test_override_approve_and_roll_back_through_the_dialogs(demo_copy: Store) -> None:
@@ -100,7 +100,8 @@ def test_override_approve_and_roll_back_through_the_dialogs(demo_copy: Store) ->
     admin.run()
     click(admin, "Confirm")
     assert admin.success[0].value == (
-        "Override of drift_psi recorded for credit-risk 1.1; another approver may now approve it."
+        "Override of Drift vs production traffic (max PSI) recorded for credit-risk 1.1; another "
+        "approver may now approve it."
     )
     # the admin who overrode may not approve; the button says so
     assert buttons(admin)["Approve"] is False
@@ -138,4 +139,77 @@ def test_cancel_closes_the_dialog_without_a_change(demo_copy: Store) -> None:
     assert "Confirm" in [b.label for b in at.button]
     click(at, "Cancel")
     assert "Confirm" not in [b.label for b in at.button]
-    assert governance.get_request(demo_copy, "credit-risk", "1.1") is not None
+    assert requests.get_request(demo_copy, "credit-risk", "1.1") is not None
+
+
+EVIL = "![x](http://evil/x.png) :green-badge[All gates passed]"
+
+
+def drawn_as_markdown(at) -> list[str]:
+    """Every element Streamlit renders as markdown (where a badge or image would come alive)."""
+    kinds = ("markdown", "caption", "info", "warning", "error", "success", "subheader", "title")
+    return [str(e.value) for kind in kinds for e in getattr(at, kind)]
+
+
+def test_rationales_are_shown_as_text_not_markdown(demo_copy: Store) -> None:
+    """Issue 9: a rationale could make an approver's browser fetch an image and show a fake
+    green "All gates passed" badge."""
+    actions.reject(demo_copy, User("omar", "approver"), "credit-risk", "1.1", "Redo.")
+    actions.request_promotion(demo_copy, User("dana", "analyst"), "credit-risk", "1.1", EVIL)
+    actions.override(demo_copy, User("adam", "admin"), "credit-risk", "1.1", EVIL)
+    at = run_page(demo_copy, "review", user="rita")
+    assert not at.exception
+    shown = [t.value for t in at.text]
+    assert shown.count(EVIL) == 2  # the request's and the override's rationale, literally
+    assert not [m for m in drawn_as_markdown(at) if "evil" in m or "All gates passed" in m]
+
+
+def test_the_requester_withdraws_a_pending_request(demo_copy: Store) -> None:
+    at = run_page(demo_copy, "review", user="dana")
+    at.text_area(key="review_rationale").input("Found a data problem; will resubmit.")
+    click(at, "Withdraw")
+    click(at, "Confirm")
+    assert not at.exception
+    assert at.success[0].value == "Withdrew request #2 for credit-risk 1.1."
+    assert requests.get_request(demo_copy, "credit-risk", "1.1") is None
+    assert buttons(run_page(demo_copy, "review", user="rita")).get("Withdraw") is None
+
+
+def test_after_a_decision_the_page_shows_the_decision(demo_copy: Store) -> None:
+    at = run_page(demo_copy, "review", user="omar")
+    at.selectbox(key="vigil_version").set_value("1.1")
+    at.run()
+    at.text_area(key="review_rationale").input("Drift in purpose is unexplained.")
+    click(at, "Reject")
+    click(at, "Confirm")
+    assert at.success[0].value == "Rejected credit-risk 1.1."
+    subheaders = [s.value for s in at.subheader]
+    assert "Decision on credit-risk 1.1" in subheaders
+    assert not [s for s in subheaders if s.startswith("Candidate")]
+    assert "was **rejected** by **omar** (approver)" in texts(at)
+    assert "Drift in purpose is unexplained." in [t.value for t in at.text]
+
+
+def test_after_approval_the_old_champion_is_not_shown_as_a_candidate(demo_copy: Store) -> None:
+    actions.override(demo_copy, User("adam", "admin"), "credit-risk", "1.1", "Accepted.")
+    actions.approve(demo_copy, User("rita", "approver"), "credit-risk", "1.1", "Better.")
+    at = run_page(demo_copy, "review", user="omar")  # the sidebar opens on a version: 1.1
+    at.selectbox(key="vigil_version").set_value("1.0")  # the archived former champion
+    at.run()
+    subheaders = [s.value for s in at.subheader]
+    assert not [s for s in subheaders if s.startswith("Candidate")], subheaders
+    assert "Decision on credit-risk 1.0" in subheaders
+
+
+def test_the_override_dialog_keeps_cancel_after_an_error(demo_copy: Store) -> None:
+    at = run_page(demo_copy, "review", user="adam")
+    click(at, "Override gates")
+    click(at, "Confirm")  # no override rationale written
+    assert [e.value for e in at.error][-1] == (
+        "A rationale is required to override gates for credit-risk 1.1; say why in a sentence "
+        "or two."
+    )
+    assert "Cancel" in [b.label for b in at.button]
+    click(at, "Cancel")
+    assert "Confirm" not in [b.label for b in at.button]
+    assert requests.get_request(demo_copy, "credit-risk", "1.1").override_by is None

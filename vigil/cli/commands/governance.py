@@ -1,7 +1,7 @@
-"""Commands: request-promotion, approve, reject, rollback, override-gates, gates,
-gate-threshold, timeline and audit (verify, export, report).
+"""Commands: request-promotion, approve, reject, withdraw, rollback, override-gates, gates,
+gate-threshold, policy (list, confirm, reject), timeline and audit (verify, export, report).
 
-The same rules as the dashboard, from core.governance: the acting user is authenticated, and
+The same rules as the dashboard, from core.govern: the acting user is authenticated, and
 four-eyes, roles and gates apply exactly as they do on the Review page.
 """
 
@@ -15,9 +15,14 @@ from pathlib import Path
 from vigil.cli.command import Command
 from vigil.cli.commands.common import acting_user, add_actor_argument, print_json, store
 from vigil.cli.exits import Exit
-from vigil.core.govern import audit, audit_report, gates, signoff
-from vigil.core.govern import workflow as governance
+from vigil.core.govern import actions, audit, audit_report, signoff
+from vigil.core.govern.gates import checks, thresholds
+from vigil.core.govern.gates.results import GateReport
+from vigil.core.govern.gates.specs import WITH_THRESHOLD
+from vigil.core.govern.policy import changes as policy
+from vigil.core.govern.policy.changes import ChangeState
 from vigil.core.govern.timeline import timeline
+from vigil.core.results import to_jsonable
 
 
 def _decision_arguments(p: argparse.ArgumentParser, *, version: bool = True) -> None:
@@ -50,8 +55,21 @@ def _gates_arguments(p: argparse.ArgumentParser) -> None:
 
 def _gate_threshold_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True)
-    p.add_argument("--gate", required=True, choices=sorted(gates.DEFAULT_THRESHOLDS))
+    p.add_argument("--gate", required=True, choices=[s.gate.value for s in WITH_THRESHOLD])
     p.add_argument("--value", type=float, required=True)
+    p.add_argument("--rationale", required=True, help="why (recorded in the audit log)")
+    add_actor_argument(p)
+
+
+def _policy_list_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="only this model's changes")
+    p.add_argument("--all", action="store_true", help="decided changes too, not only pending")
+    p.add_argument("--json", action="store_true")
+
+
+def _policy_decide_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("change_id", type=int, help="the policy change number (vigil policy list)")
+    p.add_argument("--rationale", required=True, help="why (recorded in the audit log)")
     add_actor_argument(p)
 
 
@@ -79,25 +97,15 @@ def _audit_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="HTML file to write")
 
 
-def _print_outcome(args: argparse.Namespace, outcome: governance.Outcome) -> None:
+def _print_outcome(args: argparse.Namespace, outcome: actions.Outcome) -> None:
     if args.json:
-        print_json(
-            {
-                "action": outcome.action,
-                "model_name": outcome.model_name,
-                "model_version": outcome.model_version,
-                "status": outcome.status,
-                "audit_seqs": list(outcome.audit_seqs),
-                "decision_hash": outcome.decision_hash,
-                "message": outcome.message,
-            }
-        )
+        print_json(to_jsonable(outcome))
     else:
         print(outcome.message)
         print(f"Audit record(s) {', '.join(map(str, outcome.audit_seqs))}.")
 
 
-def _print_gates(report: gates.GateReport) -> None:
+def _print_gates(report: GateReport) -> None:
     for r in report.results:
         print(f"  {r.outcome.upper():<5} {r.label}: {r.detail}")
 
@@ -105,9 +113,7 @@ def _print_gates(report: gates.GateReport) -> None:
 def cmd_request(args: argparse.Namespace) -> int:
     st = store()
     user = acting_user(args, st)
-    outcome, report = governance.request_promotion(
-        st, user, args.model, args.version, args.rationale
-    )
+    outcome, report = actions.request_promotion(st, user, args.model, args.version, args.rationale)
     _print_outcome(args, outcome)
     if not args.json:
         _print_gates(report)
@@ -115,7 +121,7 @@ def cmd_request(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    """approve, reject or override-gates: `args.decide` is the governance function."""
+    """approve, reject, override-gates or withdraw: `args.decide` is the action."""
     st = store()
     user = acting_user(args, st)
     outcome = args.decide(
@@ -129,27 +135,64 @@ def cmd_decide(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     st = store()
     user = acting_user(args, st)
-    _print_outcome(args, governance.rollback(st, user, args.model, args.rationale))
+    _print_outcome(args, actions.rollback(st, user, args.model, args.rationale))
     return 0
 
 
 def cmd_gates(args: argparse.Namespace) -> int:
-    report = gates.check_gates(store(), args.model, args.version)
+    report = checks.check_gates(store(), args.model, args.version)
     if args.json:
-        print_json(report.to_dict())
+        print_json(to_jsonable(report) | {"passed": report.passed})
     else:
-        verdict = "all gates pass" if report.passed else f"failed: {', '.join(report.failed)}"
+        verdict = (
+            "all gates pass" if report.passed else f"failed: {', '.join(report.failed_labels)}"
+        )
         print(f"{args.model} {args.version}: {verdict}")
         _print_gates(report)
     return Exit.OK if report.passed else Exit.FAILED
 
 
 def cmd_gate_threshold(args: argparse.Namespace) -> int:
+    """A stricter threshold applies now; a looser one waits for a second admin."""
     st = store()
     user = acting_user(args, st)
-    gates.set_threshold(st, user, args.model, args.gate, args.value)
-    print(f"Gate {args.gate} of {args.model} now uses threshold {args.value:g}.")
-    return 0
+    outcome = thresholds.set_threshold(st, user, args.model, args.gate, args.value, args.rationale)
+    print(outcome.message)
+    return Exit.OK
+
+
+def cmd_policy_list(args: argparse.Namespace) -> int:
+    with store().connect() as con:
+        state = None if args.all else ChangeState.PENDING
+        found = policy.changes(con, model_name=args.model, state=state)
+    if args.json:
+        print_json(to_jsonable(found))
+        return Exit.OK
+    if not found:
+        print("No policy change is waiting for a second admin." if not args.all else "None.")
+    for c in found:
+        new = "default" if c.new is None else f"{c.new:g}"
+        old = "default" if c.old is None else f"{c.old:g}"
+        print(
+            f"#{c.change_id} {c.state:<8} {c.key.describe()}: {old} → {new}"
+            f"{' (loosens)' if c.loosens else ''}, proposed by {c.proposed_by} on "
+            f"{c.proposed_at:%Y-%m-%d %H:%M} UTC: {c.rationale}"
+        )
+    return Exit.OK
+
+
+def cmd_policy_confirm(args: argparse.Namespace) -> int:
+    st = store()
+    user = acting_user(args, st)
+    print(policy.confirm(st, user, args.change_id, args.rationale).message)
+    return Exit.OK
+
+
+def cmd_policy_reject(args: argparse.Namespace) -> int:
+    st = store()
+    user = acting_user(args, st)
+    print(policy.reject(st, user, args.change_id, args.rationale).message)
+    return Exit.OK
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
@@ -238,16 +281,32 @@ COMMANDS = (
     *(
         Command(name, help_text, _decide_arguments, cmd_decide, defaults=(("decide", decide),))
         for name, help_text, decide in (
-            ("approve", "approve a pending request and make the version champion", governance.approve),
-            ("reject", "reject a pending promotion request", governance.reject),
-            ("override-gates", "admin: accept the failed gates of a pending request", governance.override),
+            ("approve", "approve a pending request and make the version champion", actions.approve),
+            ("reject", "reject a pending promotion request", actions.reject),
+            ("override-gates", "admin: accept the failed gates of a pending request", actions.override),
+            ("withdraw", "the requester takes a pending promotion request back", actions.withdraw),
         )
     ),
     Command("rollback", "put the previous champion back", _rollback_arguments, cmd_rollback),
     Command("gates", "run the gate checks for a version (read-only)", _gates_arguments, cmd_gates),
     Command(
-        "gate-threshold", "admin: set a model's gate threshold (audited)",
+        "gate-threshold",
+        "admin: change a model's gate threshold (a looser one waits for a second admin)",
         _gate_threshold_arguments, cmd_gate_threshold,
+    ),
+    Command(
+        "policy", "threshold changes waiting for a second admin",
+        subcommands=(
+            Command("list", "list policy changes", _policy_list_arguments, cmd_policy_list),
+            Command(
+                "confirm", "admin: confirm another admin's change that loosens a threshold",
+                _policy_decide_arguments, cmd_policy_confirm,
+            ),
+            Command(
+                "reject", "turn down a pending policy change", _policy_decide_arguments,
+                cmd_policy_reject,
+            ),
+        ),
     ),
     Command("timeline", "which version was champion when", _timeline_arguments, cmd_timeline),
     Command(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from vigil.core.govern import audit
-from vigil.core.govern import workflow as governance
+from vigil.core.govern import actions, audit
 from vigil.core.govern.auth import User
 from vigil.core.govern.signoff import build_report
 from vigil.core.store.connection import Store
@@ -34,8 +33,8 @@ def parse(data: bytes) -> _Collect:
 
 
 def test_report_of_an_approval(demo_copy: Store) -> None:
-    governance.override(demo_copy, User("adam", "admin"), MODEL, "1.1", "Drift accepted: " + EVIL)
-    outcome = governance.approve(demo_copy, User("rita", "approver"), MODEL, "1.1", EVIL)
+    actions.override(demo_copy, User("adam", "admin"), MODEL, "1.1", "Drift accepted: " + EVIL)
+    outcome = actions.approve(demo_copy, User("rita", "approver"), MODEL, "1.1", EVIL)
     seq = outcome.audit_seqs[0]
     data = build_report(demo_copy, seq)
     page = parse(data)
@@ -64,7 +63,10 @@ def test_report_of_an_approval(demo_copy: Store) -> None:
 
 
 def test_report_says_when_the_chain_is_broken(demo_copy: Store) -> None:
+    with demo_copy.connect() as con:
+        found = audit.query(con, audit.AuditFilter(action="register"))
+    seq = found[0]["seq"]
     with demo_copy.transaction() as con:
-        con.execute("UPDATE audit_log SET rationale = 'edited' WHERE seq = 7")
-    text = "".join(parse(build_report(demo_copy, 9)).text)  # after the 5 demo users' records
-    assert "Chain broken: Record 7 (register by dana) was edited after it was written" in text
+        con.execute("UPDATE audit_log SET rationale = 'edited' WHERE seq = ?", [seq])
+    text = "".join(parse(build_report(demo_copy, seq + 2)).text)
+    assert f"Chain broken: Record {seq} (register by dana) was edited after it was written" in text

@@ -49,7 +49,7 @@ def test_drift_line_names_the_features_the_demo_moved(demo_store: Store) -> None
 def test_fairness_line_reports_the_four_fifths_rule(demo_store: Store) -> None:
     status = fairness_status(demo_store, _selection(dt.date(2026, 9, 1), dt.date(2026, 10, 1)))
     assert status.level == "alert"
-    assert status.headline == "below the 0.8 rule for age, sex × age"
+    assert status.headline == "below the four-fifths rule for age, sex × age"
     assert status.detail.startswith("Approval rate for <25 is ")
 
 

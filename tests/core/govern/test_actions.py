@@ -13,16 +13,20 @@ import duckdb
 import pytest
 
 from tests.core.factories import write_inputs
+from tests.core.govern.people import add_people
 from vigil.core.contract import parse_metadata
 from vigil.core.errors import PermissionDenied, RegistryError, VigilError
-from vigil.core.govern import audit, gates, lifecycle
-from vigil.core.govern import workflow as governance
+from vigil.core.govern import actions, audit, lifecycle, requests, retry, rules
 from vigil.core.govern.auth import User
+from vigil.core.govern.decisions import Blocked, Decision, FourEyesError, GateFailedError
+from vigil.core.govern.gates import checks, thresholds
+from vigil.core.govern.policy import changes as policy
 from vigil.core.govern.timeline import timeline
 from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.selection import Selection
 from vigil.core.registry.versions import aliases, get_version, register_version
 from vigil.core.store.connection import Store
+from vigil.core.views.inventory import inventory
 
 MODEL = "credit-risk"
 DANA = User("dana", "analyst")
@@ -73,7 +77,7 @@ def records(store: Store) -> list[dict]:
 
 
 def test_demo_has_one_pending_request_by_dana(demo_store: Store) -> None:
-    request = governance.get_request(demo_store, MODEL, "1.1")
+    request = requests.get_request(demo_store, MODEL, "1.1")
     assert request is not None
     assert (request.state, request.requested_by, request.row_version) == ("pending", "dana", 1)
     assert champion(demo_store) == "1.0"
@@ -84,15 +88,15 @@ def test_demo_has_one_pending_request_by_dana(demo_store: Store) -> None:
 
 @pytest.mark.parametrize("user", [DANA, VIC])
 def test_roles_that_may_not_decide(demo_store: Store, user: User) -> None:
-    for check in (governance.can_approve, governance.can_reject):
+    for check in (rules.can_approve, rules.can_reject):
         decision = check(demo_store, user, MODEL, "1.1")
-        assert (decision.allowed, decision.blocked_by) == (False, "role")
-    decision = governance.can_rollback(demo_store, user, MODEL)
-    assert (decision.allowed, decision.blocked_by) == (False, "role")
-    decision = governance.can_override(demo_store, user, MODEL, "1.1")
-    assert (decision.allowed, decision.blocked_by) == (False, "role")
+        assert (decision.allowed, decision.blocked) == (False, "role")
+    decision = rules.can_rollback(demo_store, user, MODEL)
+    assert (decision.allowed, decision.blocked) == (False, "role")
+    decision = rules.can_override(demo_store, user, MODEL, "1.1")
+    assert (decision.allowed, decision.blocked) == (False, "role")
     article = "an" if user.role == "analyst" else "a"
-    assert governance.can_approve(demo_store, user, MODEL, "1.1").reason == (
+    assert rules.can_approve(demo_store, user, MODEL, "1.1").reason == (
         f"{user.username} is {article} {user.role}; only approver, admin may approve promotions."
     )
 
@@ -100,11 +104,11 @@ def test_roles_that_may_not_decide(demo_store: Store, user: User) -> None:
 @pytest.mark.parametrize(
     ("action", "args"),
     [
-        (governance.approve, (MODEL, "1.1", "ok")),
-        (governance.reject, (MODEL, "1.1", "no")),
-        (governance.override, (MODEL, "1.1", "fine")),
-        (governance.rollback, (MODEL, "undo")),
-        (governance.request_promotion, (MODEL, "1.0", "again")),
+        (actions.approve, (MODEL, "1.1", "ok")),
+        (actions.reject, (MODEL, "1.1", "no")),
+        (actions.override, (MODEL, "1.1", "fine")),
+        (actions.rollback, (MODEL, "undo")),
+        (actions.request_promotion, (MODEL, "1.0", "again")),
     ],
 )
 def test_viewer_changes_nothing(demo_copy: Store, action, args) -> None:
@@ -116,33 +120,34 @@ def test_viewer_changes_nothing(demo_copy: Store, action, args) -> None:
 
 def test_analyst_may_request_but_not_decide(demo_copy: Store) -> None:
     with pytest.raises(PermissionDenied) as err:
-        governance.approve(demo_copy, DANA, MODEL, "1.1", "mine is good")
+        actions.approve(demo_copy, DANA, MODEL, "1.1", "mine is good")
     assert str(err.value) == "dana is an analyst; only approver, admin may approve promotions."
-    governance.reject(demo_copy, OMAR, MODEL, "1.1", "Drift not explained yet.")
-    decision = governance.can_request_promotion(demo_copy, DANA, MODEL, "1.1")
+    actions.reject(demo_copy, OMAR, MODEL, "1.1", "Drift not explained yet.")
+    decision = rules.can_request_promotion(demo_copy, DANA, MODEL, "1.1")
     assert decision.allowed
-    outcome, report = governance.request_promotion(
+    outcome, report = actions.request_promotion(
         demo_copy, DANA, MODEL, "1.1", "Drift analysis attached."
     )
     assert status(demo_copy, "1.1") == "pending_approval"
     assert report.failed == ("drift_psi",)
     assert outcome.message == (
-        "Promotion of credit-risk 1.1 requested (request #3); failed gates: drift_psi."
+        "Promotion of credit-risk 1.1 requested (request #3); failed gates: Drift vs "
+        "production traffic (max PSI)."
     )
     with demo_copy.connect() as con:
-        stored = gates.saved_results(con, 3)
-    assert [(r["phase"], r["gate"], r["outcome"]) for r in stored] == [
+        stored = checks.saved_results(con, 3)
+    assert [(r.phase, r.gate, r.outcome) for r in stored] == [
         ("request", r.gate, r.outcome) for r in report.results
     ]
 
 
 def test_request_requires_a_requestable_status(demo_store: Store) -> None:
-    decision = governance.can_request_promotion(demo_store, DANA, MODEL, "1.0")
-    assert decision == governance.Decision(
+    decision = rules.can_request_promotion(demo_store, DANA, MODEL, "1.0")
+    assert decision == Decision(
         False,
         "credit-risk 1.0 is Production; only a registered, rejected or rolled-back version "
         "can be put up for promotion.",
-        "state",
+        Blocked.STATE,
     )
 
 
@@ -150,23 +155,24 @@ def test_request_requires_a_requestable_status(demo_store: Store) -> None:
 
 
 def test_requester_cannot_decide_their_own_request(demo_copy: Store) -> None:
-    governance.reject(demo_copy, OMAR, MODEL, "1.1", "Needs a drift analysis.")
-    governance.request_promotion(demo_copy, RITA, MODEL, "1.1", "Drift analysis done.")
-    for check, verb in ((governance.can_approve, "approve"), (governance.can_reject, "reject")):
+    actions.reject(demo_copy, OMAR, MODEL, "1.1", "Needs a drift analysis.")
+    actions.request_promotion(demo_copy, RITA, MODEL, "1.1", "Drift analysis done.")
+    for check, verb in ((rules.can_approve, "approve"), (rules.can_reject, "reject")):
         decision = check(demo_copy, RITA, MODEL, "1.1")
-        assert decision == governance.Decision(
+        assert decision == Decision(
             False,
             f"Four-eyes: you (rita) requested its promotion; someone else must {verb} "
             "credit-risk 1.1.",
-            "four_eyes",
+            Blocked.FOUR_EYES,
         )
-    with pytest.raises(governance.FourEyesError):
-        governance.reject(demo_copy, RITA, MODEL, "1.1", "changed my mind")
-    assert governance.can_reject(demo_copy, OMAR, MODEL, "1.1").allowed
+    with pytest.raises(FourEyesError):
+        actions.reject(demo_copy, RITA, MODEL, "1.1", "changed my mind")
+    assert rules.can_reject(demo_copy, OMAR, MODEL, "1.1").allowed
 
 
 def test_registrant_cannot_approve(store: Store, tmp_path: Path) -> None:
     """adam registers and rita requests: adam (an admin) still may not approve."""
+    add_people(store, {"adam": "admin", "rita": "approver"})
     meta_path, artifact, reference = write_inputs(tmp_path, "1")
     import json
 
@@ -179,24 +185,24 @@ def test_registrant_cannot_approve(store: Store, tmp_path: Path) -> None:
         registered_by="adam",
         registered_by_role="admin",
     )
-    governance.request_promotion(store, RITA, "toy", "1", "First toy model.")
-    decision = governance.can_approve(store, ADAM, "toy", "1")
-    assert decision.blocked_by == "four_eyes"
+    actions.request_promotion(store, RITA, "toy", "1", "First toy model.")
+    decision = rules.can_approve(store, ADAM, "toy", "1")
+    assert decision.blocked == "four_eyes"
     assert decision.reason == (
         "Four-eyes: you (adam) registered this version; someone else must approve toy 1."
     )
-    decision = governance.can_override(store, ADAM, "toy", "1")
-    assert decision.blocked_by == "four_eyes"
+    decision = rules.can_override(store, ADAM, "toy", "1")
+    assert decision.blocked == "four_eyes"
 
 
 def test_overriding_admin_cannot_also_approve(demo_copy: Store) -> None:
-    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
-    decision = governance.can_approve(demo_copy, ADAM, MODEL, "1.1")
-    assert decision == governance.Decision(
+    actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    decision = rules.can_approve(demo_copy, ADAM, MODEL, "1.1")
+    assert decision == Decision(
         False,
         "Four-eyes: you (adam) overrode its failed gates; someone else must approve "
         "credit-risk 1.1.",
-        "four_eyes",
+        Blocked.FOUR_EYES,
     )
 
 
@@ -205,38 +211,42 @@ def test_overriding_admin_cannot_also_approve(demo_copy: Store) -> None:
 
 def test_failed_gate_blocks_approval(demo_copy: Store) -> None:
     before = state(demo_copy)
-    decision = governance.can_approve(demo_copy, RITA, MODEL, "1.1")
-    assert (decision.allowed, decision.blocked_by) == (False, "gates")
+    decision = rules.can_approve(demo_copy, RITA, MODEL, "1.1")
+    assert (decision.allowed, decision.blocked) == (False, "gates")
+    worst = max(checks.check_gates(demo_copy, MODEL, "1.1").feature_psi, key=lambda p: p.psi)
+    assert worst.feature == "credit_amount"
     assert decision.reason.startswith(
-        "Gate check failed — Drift vs production traffic (max PSI): max PSI 0.406 (credit_amount)"
+        f"Gate check failed — Drift vs production traffic (max PSI): max PSI {worst.psi:.3f} "
+        "(credit_amount)"
     )
     assert decision.reason.endswith(
         "Approval is blocked unless an admin records an override with its rationale."
     )
-    with pytest.raises(governance.GateFailedError) as err:
-        governance.approve(demo_copy, RITA, MODEL, "1.1", "Looks better.")
+    with pytest.raises(GateFailedError) as err:
+        actions.approve(demo_copy, RITA, MODEL, "1.1", "Looks better.")
     assert str(err.value) == decision.reason
     assert state(demo_copy) == before
 
 
 def test_only_admins_override(demo_copy: Store) -> None:
     with pytest.raises(PermissionDenied) as err:
-        governance.override(demo_copy, RITA, MODEL, "1.1", "I accept the drift.")
+        actions.override(demo_copy, RITA, MODEL, "1.1", "I accept the drift.")
     assert str(err.value) == "rita is an approver; only admin may override failed gates."
 
 
 def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
-    override = governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
-    request = governance.get_request(demo_copy, MODEL, "1.1")
+    override = actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    request = requests.get_request(demo_copy, MODEL, "1.1")
     assert request.override_gates == ("drift_psi",)
     assert (request.override_by, request.row_version) == ("adam", 2)
-    decision = governance.can_approve(demo_copy, RITA, MODEL, "1.1")
+    decision = rules.can_approve(demo_copy, RITA, MODEL, "1.1")
     assert decision.allowed
-    assert (
-        decision.reason == f"Gates drift_psi failed and were overridden by adam: {DRIFT_OVERRIDE}"
+    assert decision.reason == (
+        "Failed gates (Drift vs production traffic (max PSI)) were overridden by adam (audit "
+        f"record {override.audit_seqs[0]})."
     )
 
-    outcome = governance.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC, drift accepted.")
+    outcome = actions.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC, drift accepted.")
     assert outcome.message == (
         "Approved credit-risk 1.1; it is now the champion (replacing 1.0, archived)."
     )
@@ -280,8 +290,13 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
     assert evidence["drift"]["window"]["champion_version"] == "1.0"
     assert evidence["drift"]["window"]["rows"] > 10_000
     assert set(evidence["drift"]["psi"]) >= {"credit_amount", "purpose", "sex"}
-    assert evidence["key_metrics"]["candidate"]["roc_auc"] == pytest.approx(0.7551851851851852)
-    assert evidence["fairness"]["demographic_parity_ratio_sex"] == pytest.approx(0.935687432867884)
+    with demo_copy.connect() as con:
+        holdout = get_version(con, MODEL, "1.1").validation_metrics["holdout"]
+    assert evidence["key_metrics"]["candidate"]["roc_auc"] == holdout["roc_auc"]
+    assert (
+        evidence["fairness"]["demographic_parity_ratio_sex"]
+        == (holdout["demographic_parity_ratio_sex"])
+    )
     assert [t["model_version"] for t in evidence["traffic"]] == ["1.1", "1.0"]
     window = evidence["drift"]["window"]
     for name in ("1.1", "1.0"):
@@ -290,58 +305,60 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
             Selection(
                 MODEL,
                 name,
-                dt.datetime.fromisoformat(window["start"]),
-                dt.datetime.fromisoformat(window["end"]),
+                dt.datetime.fromisoformat(window["start"]).replace(tzinfo=None),
+                dt.datetime.fromisoformat(window["end"]).replace(tzinfo=None),
             ),
             "week",
             intervals=False,
         ).overall
         live = evidence["live_performance"][name]
         assert (live["predictions"], live["labelled"]) == (expected.predictions, expected.labelled)
-        assert live["roc_auc"] == pytest.approx(expected.value("roc_auc"))
+        assert live["metrics"]["roc_auc"] == pytest.approx(expected.value("roc_auc"))
     assert evidence["request_id"] == 2
-    request = governance.list_requests(demo_copy, MODEL)[0]
+    request = requests.list_requests(demo_copy, MODEL)[0]
     assert (request.state, request.decided_by, request.decision_seq) == (
         "approved",
         "rita",
         outcome.audit_seqs[0],
     )
     with demo_copy.connect() as con:
-        phases = [r["phase"] for r in gates.saved_results(con, 2)]
+        phases = [r.phase for r in checks.saved_results(con, 2)]
         assert audit.verify(con).valid
         assert audit.state_mismatches(con) == []
     assert phases.count("approval") == 5
 
 
 def test_override_covers_only_the_gates_failing_then(demo_copy: Store) -> None:
-    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
     with demo_copy.connect() as con:
         version = get_version(con, MODEL, "1.1")
     path = demo_copy.home / version.artifact_path
     path.write_bytes(path.read_bytes() + b"tampered")
-    decision = governance.can_approve(demo_copy, RITA, MODEL, "1.1")
-    assert decision.blocked_by == "gates"
+    decision = rules.can_approve(demo_copy, RITA, MODEL, "1.1")
+    assert decision.blocked == "gates"
     assert "Artifact hash intact" in decision.reason
     assert "Drift vs production traffic" not in decision.reason
 
 
 def test_approval_without_failed_gates_needs_no_override(demo_copy: Store) -> None:
-    gates.set_threshold(demo_copy, ADAM, MODEL, "drift_psi", 0.5)
-    outcome = governance.approve(demo_copy, OMAR, MODEL, "1.1", "All gates pass.")
+    add_people(demo_copy, {"eve": "admin"})
+    change = thresholds.set_threshold(demo_copy, ADAM, MODEL, "drift_psi", 0.5, "Seasonal.")
+    policy.confirm(demo_copy, User("eve", "admin"), change.change.change_id, "Agreed.")
+    outcome = actions.approve(demo_copy, OMAR, MODEL, "1.1", "All gates pass.")
     assert outcome.status == "production"
     assert champion(demo_copy) == "1.1"
 
 
 def test_rationale_is_required(demo_copy: Store) -> None:
     with pytest.raises(RegistryError) as err:
-        governance.approve(demo_copy, RITA, MODEL, "1.1", "   ")
+        actions.approve(demo_copy, RITA, MODEL, "1.1", "   ")
     assert str(err.value) == (
         "A rationale is required to approve credit-risk 1.1; say why in a sentence or two."
     )
 
 
 def test_reject(demo_copy: Store) -> None:
-    outcome = governance.reject(demo_copy, OMAR, MODEL, "1.1", "Drift in purpose unexplained.")
+    outcome = actions.reject(demo_copy, OMAR, MODEL, "1.1", "Drift in purpose unexplained.")
     assert status(demo_copy, "1.1") == "rejected"
     assert champion(demo_copy) == "1.0"
     record = records(demo_copy)[-1]
@@ -353,7 +370,7 @@ def test_reject(demo_copy: Store) -> None:
     assert record["evidence"]["gates"]["results"]
     assert outcome.decision_hash == record["hash"]
     with pytest.raises(RegistryError) as err:
-        governance.approve(demo_copy, RITA, MODEL, "1.1", "too late")
+        actions.approve(demo_copy, RITA, MODEL, "1.1", "too late")
     assert str(err.value).startswith(
         "Promotion request #2 for credit-risk 1.1 was already decided: rejected by omar at "
     )
@@ -363,17 +380,17 @@ def test_reject(demo_copy: Store) -> None:
 
 
 def test_rollback_restores_the_previous_champion(demo_copy: Store) -> None:
-    decision = governance.can_rollback(demo_copy, OMAR, MODEL)
-    assert decision == governance.Decision(
+    decision = rules.can_rollback(demo_copy, OMAR, MODEL)
+    assert decision == Decision(
         False,
         "credit-risk 1.0 is the first champion on record; there is no earlier approved "
         "champion to roll back to.",
-        "state",
+        Blocked.STATE,
     )
-    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
-    governance.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC.")
-    assert governance.can_rollback(demo_copy, OMAR, MODEL).allowed
-    outcome = governance.rollback(demo_copy, OMAR, MODEL, "Approval rate for long loans fell.")
+    actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    actions.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC.")
+    assert rules.can_rollback(demo_copy, OMAR, MODEL).allowed
+    outcome = actions.rollback(demo_copy, OMAR, MODEL, "Approval rate for long loans fell.")
     assert outcome.message == (
         "Rolled credit-risk back: 1.0 is champion again; 1.1 is rolled back."
     )
@@ -395,15 +412,15 @@ def test_rollback_restores_the_previous_champion(demo_copy: Store) -> None:
     assert down["evidence"]["live_from"] == spells[1].start.isoformat()
     assert up["evidence"]["previously_live_until"] == spells[0].end.isoformat()
     # 1.1 was rolled back: it is not a target for another rollback
-    decision = governance.can_rollback(demo_copy, OMAR, MODEL)
-    assert (decision.allowed, decision.blocked_by) == (False, "state")
+    decision = rules.can_rollback(demo_copy, OMAR, MODEL)
+    assert (decision.allowed, decision.blocked) == (False, "state")
 
 
 # --- atomicity and the one-champion rule -----------------------------------------------------
 
 
 def test_failure_midway_leaves_no_half_change(demo_copy: Store, monkeypatch) -> None:
-    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
     before = state(demo_copy)
     real = lifecycle.apply_transition
 
@@ -412,17 +429,17 @@ def test_failure_midway_leaves_no_half_change(demo_copy: Store, monkeypatch) -> 
             raise RuntimeError("disk full")  # after approve and archive were written
         return real(con, **kwargs)
 
-    monkeypatch.setattr(governance.lifecycle, "apply_transition", failing)
+    monkeypatch.setattr(lifecycle, "apply_transition", failing)
     with pytest.raises(RuntimeError, match="disk full"):
-        governance.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC.")
+        actions.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC.")
     assert state(demo_copy) == before
-    monkeypatch.setattr(governance.lifecycle, "apply_transition", real)
-    governance.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC.")
+    monkeypatch.setattr(lifecycle, "apply_transition", real)
+    actions.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC.")
     assert champion(demo_copy) == "1.1"
 
 
 def test_one_champion_enforced_in_code_and_db(demo_copy: Store) -> None:
-    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
     before = state(demo_copy)
     with pytest.raises(lifecycle.InvariantError) as err, demo_copy.transaction() as con:
         lifecycle.apply_transition(
@@ -458,12 +475,12 @@ def test_one_champion_enforced_in_code_and_db(demo_copy: Store) -> None:
 
 
 @pytest.mark.parametrize(
-    "second", [governance.reject, governance.approve], ids=["approve-vs-reject", "approve-twice"]
+    "second", [actions.reject, actions.approve], ids=["approve-vs-reject", "approve-twice"]
 )
 def test_two_reviewers_at_once_exactly_one_wins(demo_copy: Store, monkeypatch, second) -> None:
-    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
-    version = governance.get_request(demo_copy, MODEL, "1.1").row_version
-    real = gates.run_gates
+    actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    version = requests.get_request(demo_copy, MODEL, "1.1").row_version
+    real = checks.run_gates
     barrier = threading.Barrier(2)
     calls: list[int] = []
 
@@ -476,10 +493,10 @@ def test_two_reviewers_at_once_exactly_one_wins(demo_copy: Store, monkeypatch, s
         time.sleep(0.05)
         return report
 
-    monkeypatch.setattr(governance.gate_checks, "run_gates", slow_gates)
+    monkeypatch.setattr(checks, "run_gates", slow_gates)
     retries: list[int] = []  # _write draws a random back-off only after a write conflict
-    real_random = governance.random.random
-    monkeypatch.setattr(governance.random, "random", lambda: retries.append(1) or real_random())
+    real_random = retry.random.random
+    monkeypatch.setattr(retry.random, "random", lambda: retries.append(1) or real_random())
     results: dict[str, object] = {}
 
     def act(user: User, action) -> None:
@@ -496,14 +513,14 @@ def test_two_reviewers_at_once_exactly_one_wins(demo_copy: Store, monkeypatch, s
             results[user.username] = err
 
     threads = [
-        threading.Thread(target=act, args=(RITA, governance.approve)),
+        threading.Thread(target=act, args=(RITA, actions.approve)),
         threading.Thread(target=act, args=(OMAR, second)),
     ]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    winners = [u for u, r in results.items() if isinstance(r, governance.Outcome)]
+    winners = [u for u, r in results.items() if isinstance(r, actions.Outcome)]
     losers = [u for u, r in results.items() if isinstance(r, Exception)]
     assert len(winners) == 1 and len(losers) == 1, results
     error = results[losers[0]]
@@ -529,10 +546,10 @@ def test_two_reviewers_at_once_exactly_one_wins(demo_copy: Store, monkeypatch, s
 
 
 def test_stale_page_is_refused(demo_copy: Store) -> None:
-    loaded = governance.get_request(demo_copy, MODEL, "1.1").row_version
-    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    loaded = requests.get_request(demo_copy, MODEL, "1.1").row_version
+    actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
     with pytest.raises(lifecycle.RequestConflictError) as err:
-        governance.approve(demo_copy, RITA, MODEL, "1.1", "ok", expected_row_version=loaded)
+        actions.approve(demo_copy, RITA, MODEL, "1.1", "ok", expected_row_version=loaded)
     assert str(err.value) == (
         "Promotion request #2 for credit-risk 1.1 changed since you loaded it (someone else "
         "acted on it); reload to see its state."
@@ -543,11 +560,11 @@ def test_conflict_that_persists_becomes_a_clear_error(demo_copy: Store, monkeypa
     def always_conflict(con, **kwargs):
         raise duckdb.TransactionException("TransactionContext Error: Conflict on tuple deletion!")
 
-    governance.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
-    monkeypatch.setattr(governance.lifecycle, "apply_transition", always_conflict)
-    monkeypatch.setattr(governance, "WRITE_ATTEMPTS", 2)
-    with pytest.raises(governance.ConcurrentChangeError) as err:
-        governance.approve(demo_copy, RITA, MODEL, "1.1", "ok")
+    actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
+    monkeypatch.setattr(lifecycle, "apply_transition", always_conflict)
+    monkeypatch.setattr(retry, "WRITE_ATTEMPTS", 2)
+    with pytest.raises(retry.ConcurrentChangeError) as err:
+        actions.approve(demo_copy, RITA, MODEL, "1.1", "ok")
     assert str(err.value) == (
         "Approve credit-risk 1.1: another change to the registry was being recorded at the same "
         "moment, and this one could not be completed. Nothing was changed; reload and try again."
@@ -555,7 +572,7 @@ def test_conflict_that_persists_becomes_a_clear_error(demo_copy: Store, monkeypa
 
 
 def test_decision_is_frozen(demo_store: Store) -> None:
-    decision = governance.can_reject(demo_store, RITA, MODEL, "1.1")
+    decision = rules.can_reject(demo_store, RITA, MODEL, "1.1")
     with pytest.raises(dataclasses.FrozenInstanceError):
         decision.allowed = False  # type: ignore[misc]
 
@@ -596,7 +613,7 @@ def test_statuses_move_only_along_allowed_transitions(demo_copy: Store) -> None:
 
 
 def test_inventory_flags_overdue_reviews(demo_store: Store) -> None:
-    rows = governance.inventory(demo_store, today=dt.date(2027, 1, 1))
+    rows = inventory(demo_store, today=dt.date(2027, 1, 1))
     assert [(r.model_version, r.review_overdue, r.aliases) for r in rows] == [
         ("1.0", True, ("champion",)),  # review due 2026-12-27
         ("1.1", False, ()),
@@ -614,11 +631,16 @@ def test_migration_backfills_requests_of_pending_versions(demo_copy: Store) -> N
     with demo_copy.transaction() as con:
         con.execute("DELETE FROM promotion_requests")
         con.execute(backfill)
-    request = governance.get_request(demo_copy, MODEL, "1.1")
+    asked = [
+        r["seq"]
+        for r in records(demo_copy)
+        if r["action"] == "request_promotion" and r["model_version"] == "1.1"
+    ]
+    request = requests.get_request(demo_copy, MODEL, "1.1")
     assert (request.state, request.requested_by, request.request_seq, request.row_version) == (
         "pending",
         "dana",
-        11,  # after the 5 demo users' records
+        asked[-1],
         1,
     )
-    assert [r.model_version for r in governance.list_requests(demo_copy)] == ["1.1"]
+    assert [r.model_version for r in requests.list_requests(demo_copy)] == ["1.1"]

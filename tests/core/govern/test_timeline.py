@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from vigil.core.govern import audit
 from vigil.core.govern.timeline import Timeline, intervals_from_records, timeline
 from vigil.core.store.connection import Store
 
@@ -54,10 +55,12 @@ def test_demo_timeline(demo_store: Store) -> None:
     line = timeline(demo_store, "credit-risk")
     assert len(line.intervals) == 1
     spell = line.intervals[0]
+    with demo_store.connect() as con:
+        promoted = audit.query(con, audit.AuditFilter(action="promote"))
     assert (spell.model_version, spell.started_by, spell.started_seq, spell.end) == (
         "1.0",
         "promote",
-        10,  # after the 5 demo users' records
+        promoted[0]["seq"],
         None,
     )
     assert line.live_at(spell.start - dt.timedelta(seconds=1)) is None

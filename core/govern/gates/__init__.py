@@ -1,0 +1,1 @@
+"""Gates a version must pass before promotion: specs (names, defaults), checks, thresholds."""

@@ -1,0 +1,94 @@
+"""The five gates: their names, the words people read, and how each threshold bounds a value.
+
+| gate               | passes when                                                     | default |
+|--------------------|-----------------------------------------------------------------|---------|
+| validation_roc_auc | holdout roc_auc >= threshold (binary classifiers only)          | 0.70    |
+| fairness_parity    | every holdout demographic_parity_ratio_* >= threshold           | 0.80    |
+| drift_psi          | max PSI over features, candidate reference vs the champion's    | 0.25    |
+|                    | last 30 days of traffic, <= threshold                           |         |
+| artifact_integrity | the stored artifact still has its registered SHA-256            |   —     |
+| inventory          | owner, intended use, limitations, risk tier and a next review   |   —     |
+|                    | date that is not in the past are all recorded                   |         |
+
+A threshold's bound says which way loosens the gate: lowering a minimum or raising a maximum
+lets more versions through, and that kind of change waits for a second admin
+(core.govern.policy.changes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from vigil.core.govern.policy.thresholds import Bound
+from vigil.core.stats.disparity import FOUR_FIFTHS
+from vigil.core.stats.psi import PSI_MAJOR_SHIFT
+
+DRIFT_WINDOW = dt.timedelta(days=30)
+
+
+class Gate(StrEnum):
+    VALIDATION_ROC_AUC = "validation_roc_auc"
+    FAIRNESS_PARITY = "fairness_parity"
+    DRIFT_PSI = "drift_psi"
+    ARTIFACT_INTEGRITY = "artifact_integrity"
+    INVENTORY = "inventory"
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    gate: Gate
+    label: str
+    help: str
+    default: float | None = None
+    bound: Bound | None = None
+    ceiling: float | None = None  # the largest threshold that makes sense (1 for ratios)
+
+
+GATES: tuple[GateSpec, ...] = (
+    GateSpec(
+        Gate.VALIDATION_ROC_AUC,
+        "Validation ROC AUC (holdout)",
+        "Minimum holdout ROC AUC recorded at registration.",
+        0.70,
+        Bound.MINIMUM,
+        1.0,
+    ),
+    GateSpec(
+        Gate.FAIRNESS_PARITY,
+        "Demographic parity ratio (holdout)",
+        "Minimum ratio of the lowest to the highest group selection rate (four-fifths rule).",
+        FOUR_FIFTHS,
+        Bound.MINIMUM,
+        1.0,
+    ),
+    GateSpec(
+        Gate.DRIFT_PSI,
+        "Drift vs production traffic (max PSI)",
+        "Maximum population stability index of any feature, candidate reference vs the "
+        "champion's last 30 days of traffic (0.1 minor, 0.25 major shift).",
+        PSI_MAJOR_SHIFT,
+        Bound.MAXIMUM,
+    ),
+    GateSpec(
+        Gate.ARTIFACT_INTEGRITY,
+        "Artifact hash intact",
+        "The stored ONNX file still matches the SHA-256 recorded at registration.",
+    ),
+    GateSpec(
+        Gate.INVENTORY,
+        "Inventory entry complete",
+        "Owner, intended use, limitations, risk tier and a next review date not in the past.",
+    ),
+)
+SPECS: dict[Gate, GateSpec] = {spec.gate: spec for spec in GATES}
+WITH_THRESHOLD: tuple[GateSpec, ...] = tuple(s for s in GATES if s.default is not None)
+
+
+def label(gate: str) -> str:
+    """The words for a gate name, e.g. in a list of failed gates."""
+    try:
+        return SPECS[Gate(gate)].label
+    except ValueError:
+        return gate
