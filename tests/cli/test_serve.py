@@ -93,7 +93,7 @@ def _stop(process: subprocess.Popen[bytes], how: signal.Signals) -> tuple[int, l
     children = _children(process.pid)
     process.send_signal(how)
     code = process.wait(timeout=30)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while any(_alive(c) for c in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     return code, [c for c in children if _alive(c)]
@@ -145,6 +145,16 @@ def test_serve_stops_its_streamlit_on_sigint(served: tuple[subprocess.Popen[byte
     _wait_until_up(f"http://127.0.0.1:{port}/", process)
     code, left = _stop(process, signal.SIGINT)
     assert code == 0 and left == []
+
+
+def test_streamlit_stops_even_when_serve_is_killed_outright(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    """SIGKILL leaves no handler to run: the kernel tells the child (PR_SET_PDEATHSIG)."""
+    process, port = served
+    _wait_until_up(f"http://127.0.0.1:{port}/", process)
+    code, left = _stop(process, signal.SIGKILL)
+    assert code == -signal.SIGKILL and left == []
 
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
