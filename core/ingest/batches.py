@@ -7,6 +7,7 @@ is not quarantined twice (it is counted as quarantined again, but no new record 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -44,6 +45,23 @@ class IngestResult:
     new_quarantine_records: int
     top_reasons: tuple[ReasonCount, ...] = ()
     ignored_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """Progress of one file: rows so far, seconds so far, and how long the store was held."""
+
+    name: str
+    rows: int
+    elapsed_s: float
+    store_held_s: float | None = None
+
+    @property
+    def rows_per_s(self) -> float | None:
+        return self.rows / self.elapsed_s if self.elapsed_s > 0 else None
+
+
+Progress = Callable[[Step], None]
 
 
 @dataclass(frozen=True)

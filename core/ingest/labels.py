@@ -7,6 +7,7 @@ one already recorded (corrections are not accepted); the same label again is alr
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,15 @@ import duckdb
 from vigil.core.contract import LABEL_COLUMNS
 from vigil.core.errors import IngestError
 from vigil.core.ingest import readers
-from vigil.core.ingest.batches import Batch, IngestResult, Kind, finish, new_batch
+from vigil.core.ingest.batches import (
+    Batch,
+    IngestResult,
+    Kind,
+    Progress,
+    Step,
+    finish,
+    new_batch,
+)
 from vigil.core.ingest.checks import (
     TimeBounds,
     model_name_check,
@@ -25,44 +34,58 @@ from vigil.core.ingest.checks import (
 from vigil.core.ingest.predictions import ingest_lock
 from vigil.core.registry.artifacts import sha256_file
 from vigil.core.registry.versions import ModelTables, list_versions, model_tables
-from vigil.core.store.connection import Store, limit_memory
+from vigil.core.store.connection import Store
 from vigil.core.store.sql import quote_ident, quote_literal, scalar
+from vigil.core.store.staging import attached, staging
 
 
 def ingest_labels(
-    store: Store, model_name: str, path: Path, *, source_name: str | None = None
+    store: Store,
+    model_name: str,
+    path: Path,
+    *,
+    source_name: str | None = None,
+    progress: Progress | None = None,
 ) -> IngestResult:
-    """Validate and store one feedback file."""
+    """Validate and store one feedback file: read outside the store's lock, then checked
+    against stored predictions and labels and stored in one short transaction."""
     path = Path(path)
     source = source_name or str(path)
     readers.file_format(path)  # fail fast on a missing file or unknown type
     sha = sha256_file(path)
-    with ingest_lock, store.transaction() as con:
-        limit_memory(con, store.home)
-        tables = model_tables(con, model_name)
-        bounds = TimeBounds.for_versions(list_versions(con, model_name), _now(con))
-        loaded = readers.load(
-            con, path, wanted={*LABEL_COLUMNS, "model_name"}, key_column="prediction_id"
-        )
-        columns = loaded.columns
-        missing = [c for c in ("prediction_id", "label") if c not in columns]
-        if missing:
-            raise IngestError(
-                f"{path}: a label file needs columns prediction_id and label; "
-                f"missing: {', '.join(missing)}"
+    report = progress or (lambda step: None)
+    with ingest_lock:
+        with store.connect() as con:
+            tables = model_tables(con, model_name)
+            bounds = TimeBounds.for_versions(list_versions(con, model_name), _now(con))
+        with staging(store) as con:
+            started = time.monotonic()
+            loaded = readers.load(
+                con, path, wanted={*LABEL_COLUMNS, "model_name"}, key_column="prediction_id"
             )
-        batch = new_batch(con, Kind.LABEL, model_name, source, sha)
-        unit = "row" if loaded.format is readers.FileFormat.PARQUET else "line"
-        check_labels(con, tables, model_name, columns, bounds, unit)
-        stored = _store_labels(con, model_name, batch)
-        ignored = sorted(c for c in columns if c not in {*LABEL_COLUMNS, "model_name"})
-        return finish(
-            con,
-            batch,
-            stored=stored,
-            ignored=[*ignored, *loaded.unreadable_names],
-            raw_json=readers.raw_json(loaded, "r"),
-        )
+            columns = loaded.columns
+            missing = [c for c in ("prediction_id", "label") if c not in columns]
+            if missing:
+                raise IngestError(
+                    f"{path}: a label file needs columns prediction_id and label; "
+                    f"missing: {', '.join(missing)}"
+                )
+            unit = "row" if loaded.format is readers.FileFormat.PARQUET else "line"
+            with attached(store, con) as locked_at:
+                batch = new_batch(con, Kind.LABEL, model_name, source, sha)
+                check_labels(con, tables, model_name, columns, bounds, unit)
+                stored = _store_labels(con, model_name, batch)
+                ignored = sorted(c for c in columns if c not in {*LABEL_COLUMNS, "model_name"})
+                result = finish(
+                    con,
+                    batch,
+                    stored=stored,
+                    ignored=[*ignored, *loaded.unreadable_names],
+                    raw_json=readers.raw_json(loaded, "r"),
+                )
+            held = time.monotonic() - locked_at
+            report(Step("stored", result.read, time.monotonic() - started, held))
+            return result
 
 
 def _now(con: duckdb.DuckDBPyConnection) -> dt.datetime:

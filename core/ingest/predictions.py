@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from pathlib import Path
 
 import duckdb
 
 from vigil.core.contract import CONTRACT_COLUMNS, FeatureSpec
 from vigil.core.ingest import readers
-from vigil.core.ingest.batches import IngestResult, Kind, finish, new_batch
+from vigil.core.ingest.batches import IngestResult, Kind, Progress, Step, finish, new_batch
 from vigil.core.ingest.checks import PredictionRules, TimeBounds, check_predictions
 from vigil.core.registry.artifacts import sha256_file
 from vigil.core.registry.versions import ModelVersion, list_versions, model_tables
-from vigil.core.store.connection import Store, limit_memory
+from vigil.core.store.connection import Store
 from vigil.core.store.sql import quote_ident, scalar
+from vigil.core.store.staging import attached, staging
 
 # One writer per process at a time: DuckDB's optimistic transactions would let two threads
 # insert the same prediction_id, since log tables carry no unique index (it costs too much
@@ -73,33 +75,48 @@ def prediction_rules(con: duckdb.DuckDBPyConnection, model_name: str, unit: str)
 
 
 def ingest_predictions(
-    store: Store, model_name: str, path: Path, *, source_name: str | None = None
+    store: Store,
+    model_name: str,
+    path: Path,
+    *,
+    source_name: str | None = None,
+    progress: Progress | None = None,
 ) -> IngestResult:
     """Validate and store one prediction-log file for a registered model.
 
-    `source_name` is what the records name the file by (e.g. an upload's own name)."""
+    The file is read and checked outside the store's lock; the store is attached only to
+    compare with stored rows and append, in one transaction. `source_name` is what the
+    records name the file by (e.g. an upload's own name)."""
     path = Path(path)
     source = source_name or str(path)
     fmt = readers.file_format(path)  # fail fast on a missing file or unknown type
     sha = sha256_file(path)
     unit = "row" if fmt is readers.FileFormat.PARQUET else "line"
-    with ingest_lock, store.transaction() as con:
-        limit_memory(con, store.home)
-        rules = prediction_rules(con, model_name, unit)
+    report = progress or (lambda step: None)
+    with ingest_lock:
+        with store.connect() as con:
+            rules = prediction_rules(con, model_name, unit)
         known = {*CONTRACT_COLUMNS, *rules.specs}
-        loaded = readers.load(con, path, wanted=known, key_column="prediction_id")
-        batch = new_batch(con, Kind.PREDICTION, model_name, source, sha)
-        check_predictions(con, rules, loaded.columns)
-        mark_conflicts(con, rules)
-        stored = _store_fresh(con, rules, batch.batch_id)
-        ignored = sorted(c for c in loaded.columns if c not in known)
-        return finish(
-            con,
-            batch,
-            stored=stored,
-            ignored=[*ignored, *loaded.unreadable_names],
-            raw_json=readers.raw_json(loaded, "r"),
-        )
+        with staging(store) as con:
+            started = time.monotonic()
+            loaded = readers.load(con, path, wanted=known, key_column="prediction_id")
+            check_predictions(con, rules, loaded.columns)
+            rows = int(scalar(con, "SELECT count(*) FROM checked"))
+            report(Step("read and checked", rows, time.monotonic() - started))
+            with attached(store, con) as locked_at:
+                batch = new_batch(con, Kind.PREDICTION, model_name, source, sha)
+                mark_conflicts(con, rules)
+                stored = _store_fresh(con, rules, batch.batch_id)
+                ignored = sorted(c for c in loaded.columns if c not in known)
+                result = finish(
+                    con,
+                    batch,
+                    stored=stored,
+                    ignored=[*ignored, *loaded.unreadable_names],
+                    raw_json=readers.raw_json(loaded, "r"),
+                )
+            report(Step("stored", rows, time.monotonic() - started, time.monotonic() - locked_at))
+            return result
 
 
 def mark_conflicts(con: duckdb.DuckDBPyConnection, rules: PredictionRules) -> None:

@@ -44,9 +44,13 @@ def _take_after_commit(con: duckdb.DuckDBPyConnection) -> list[Callable[[], None
         return list(_after_commit.pop(id(con), {}).values())
 
 
-def _is_lock_conflict(err: duckdb.Error) -> bool:
+def is_lock_conflict(err: duckdb.Error) -> bool:
+    """The store is open in another process (or, attached, in another instance of this one)."""
     text = str(err)
-    return "Could not set lock" in text or "Conflicting lock" in text
+    return any(
+        words in text
+        for words in ("Could not set lock", "Conflicting lock", "Unique file handle conflict")
+    )
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class Store:
                 con = self._connect_once()
                 break
             except duckdb.IOException as err:
-                if not _is_lock_conflict(err):
+                if not is_lock_conflict(err):
                     raise StoreError(f"Cannot open the store at {self.db_path}: {err}") from err
                 if time.monotonic() >= deadline:
                     raise StoreBusyError(

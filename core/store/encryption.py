@@ -50,7 +50,7 @@ def store_key(home: Path) -> str | None:
     return key
 
 
-def _enable_writing(con: duckdb.DuckDBPyConnection) -> None:
+def enable_writing(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET autoinstall_known_extensions = false")
     try:
         con.execute("LOAD httpfs")
@@ -73,7 +73,7 @@ def connect_encrypted(db_path: Path, key: str) -> duckdb.DuckDBPyConnection:
     """A connection whose default catalog is the encrypted store (created if missing)."""
     con = duckdb.connect(":memory:")
     try:
-        _enable_writing(con)
+        enable_writing(con)
         con.execute(
             f"ATTACH {quote_literal(str(db_path))} AS {CATALOG} "
             f"(ENCRYPTION_KEY {quote_literal(key)})"
@@ -120,7 +120,7 @@ def encrypt_copy(plain: Path, encrypted: Path, key: str) -> None:
         raise StoreError(f"{encrypted} exists already; choose a new file.")
     con = duckdb.connect(":memory:")
     try:
-        _enable_writing(con)
+        enable_writing(con)
         con.execute(f"ATTACH {quote_literal(str(plain))} AS plain_store (READ_ONLY)")
         con.execute(
             f"ATTACH {quote_literal(str(encrypted))} AS {CATALOG} "

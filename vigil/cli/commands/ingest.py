@@ -11,7 +11,7 @@ from vigil.cli.commands.common import add_json_argument, print_results, store
 from vigil.cli.exits import Exit
 from vigil.core.ingest import history
 from vigil.core.ingest.batches import IngestResult, Kind
-from vigil.core.ingest.run import ingest_files
+from vigil.core.ingest.run import RunProgress, ingest_files
 from vigil.core.registry import versions as registry
 
 
@@ -32,9 +32,25 @@ def _print_result(r: IngestResult) -> None:
         print(f"    columns not in the contract, ignored: {', '.join(r.ignored_columns)}")
 
 
+def _show_progress(p: RunProgress) -> None:
+    """Rows, rows/s and time left on stderr: a bar on a terminal, plain lines otherwise."""
+    rate = f"{p.step.rows_per_s:,.0f} rows/s" if p.step.rows_per_s else "–"
+    left = f"{p.seconds_left:.0f} s left" if p.seconds_left is not None else "done"
+    held = f", store held {p.step.store_held_s:.2f} s" if p.step.store_held_s is not None else ""
+    text = f"{p.file}: {p.step.name} {p.step.rows:,} rows, {rate}, {left}{held}"
+    if sys.stderr.isatty():
+        share = p.bytes_done / p.bytes_total if p.bytes_total else 1.0
+        bar = "█" * int(share * 24) + "·" * (24 - int(share * 24))
+        end = "\n" if p.step.name == "stored" else ""
+        print(f"\r{bar} {share:4.0%} {text}\x1b[K", end=end, file=sys.stderr, flush=True)
+    else:
+        print(text, file=sys.stderr, flush=True)
+
+
 def _ingest(args: argparse.Namespace, *, labels: bool) -> int:
     """Every file's outcome; exit 1 naming the files that failed (the others are stored)."""
-    run = ingest_files(store(), args.model, args.files, Kind.LABEL if labels else Kind.PREDICTION)
+    kind = Kind.LABEL if labels else Kind.PREDICTION
+    run = ingest_files(store(), args.model, args.files, kind, progress=_show_progress)
     if args.json:
         print_results([f.result or f for f in run.files])
     for f in run.files:
