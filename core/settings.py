@@ -171,6 +171,13 @@ SETTINGS: dict[str, Setting] = {
         "Hours during which a user created, given a role or re-enabled may not approve (or "
         "confirm) what the admin who did it is party to: no approving through a sock puppet.",
     ),
+    "gateway_fsync": Setting(
+        "VIGIL_GATEWAY_FSYNC",
+        "batch",
+        "batch: a request's log rows are written (safe from a killed worker) before it is "
+        "answered and fsync'd within 0.2 s; request: answered only after the fsync (safe from "
+        "power loss too, slower).",
+    ),
 }
 
 

@@ -1,4 +1,5 @@
-"""The gateway's control loop, beside the workers: publish state changes, ingest the spool.
+"""The gateway's control loop, in a process beside the workers: publish state changes, ingest
+the spool.
 
 Two threads, so a long ingest never delays a swap. The publisher checks the audit log's head
 every `poll_s` with a short lock timeout and republishes when it moved; a busy or missing
@@ -9,8 +10,12 @@ ingester closes dead workers' files and ingests closed spool files every second 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -76,3 +81,38 @@ class ControlLoop:
             thread.join(timeout=30)
         if final_ingest:
             self.ingest_once()
+
+
+def _control_main(home: str, poll_s: float, stop: Any, parent: int) -> None:
+    """The control process: runs the loop until told to stop or its parent is gone."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    loop = ControlLoop(Store(Path(home)), poll_s)
+    loop.start()
+    while not stop.wait(1.0) and os.getppid() == parent:
+        pass
+    loop.stop()
+
+
+class ControlProcess:
+    """The control loop in a process of its own, so ingesting (DuckDB, pandas) never takes the
+    GIL or the event loop of a process that answers requests."""
+
+    def __init__(self, store: Store, poll_s: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._process = context.Process(
+            target=_control_main,
+            args=(str(store.home), poll_s, self._stop, os.getpid()),
+            name="vigil-gateway-control",
+        )
+
+    def start(self) -> None:
+        self._process.start()
+
+    def stop(self, timeout_s: float = 60) -> None:
+        """Stop after a last ingest of what the workers closed on their way out."""
+        self._stop.set()
+        self._process.join(timeout_s)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5)

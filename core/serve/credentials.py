@@ -99,6 +99,7 @@ def principal_for(
     jwt_config: JwtConfig | None,
     scope: str,
     now: dt.datetime,
+    cache: KeyCache | None = None,
 ) -> Principal:
     """The caller, allowed `scope`; AuthError (401) or PermissionDenied (403) otherwise."""
     bearer = None
@@ -110,11 +111,39 @@ def principal_for(
     if api_key is None and bearer is not None and bearer.startswith(tokens.TOKEN_PREFIX + "_"):
         api_key, bearer = bearer, None
     if api_key is not None:
-        key_id = api_key.strip().split("_")[1] if api_key.count("_") == 2 else ""
-        return tokens.check_key(keys.get(key_id), api_key, scope, now)
+        return _api_key_principal(keys, api_key, scope, now, cache)
     if bearer is not None:
         return jwt_principal(bearer, jwt_config, scope)
     raise AuthError("Send an API key (X-API-Key header) or an OAuth2 bearer token.")
+
+
+KeyCache = dict[str, tuple[tokens.KeyRecord, Principal]]
+CACHE_SIZE = 10_000
+
+
+def _api_key_principal(
+    keys: dict[str, tokens.KeyRecord],
+    token: str,
+    scope: str,
+    now: dt.datetime,
+    cache: KeyCache | None,
+) -> Principal:
+    """check_key, skipping the hash for a token already verified against this very record
+    (the same published state); expiry and scope are checked every time."""
+    key_id = token.strip().split("_")[1] if token.count("_") == 2 else ""
+    record = keys.get(key_id)
+    hit = cache.get(token) if cache is not None else None
+    if hit is None or record is None or hit[0] is not record:
+        principal = tokens.check_key(record, token, scope, now)
+        if cache is not None and record is not None:
+            if len(cache) >= CACHE_SIZE:
+                cache.clear()
+            cache[token] = (record, principal)
+        return principal
+    if record.expires_at <= now:
+        return tokens.check_key(record, token, scope, now)  # raises with the expiry message
+    tokens.require_scope(hit[1], scope)
+    return hit[1]
 
 
 class RateLimiter:

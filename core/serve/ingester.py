@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigil.core.errors import StoreBusyError, StoreError, VigilError
+from vigil.core.errors import StoreBusyError, StoreError, UnknownModelError, VigilError
 from vigil.core.ingest import predictions as ingest
 from vigil.core.serve.spool import CLOSED_SUFFIX, recover_orphans
 from vigil.core.store.connection import Store
@@ -109,8 +109,8 @@ def _ingest_stream(store: Store, stream: Path) -> list[SpoolIngest]:
             result = ingest.ingest_predictions(
                 store, stream.name, batch, source_name=f"gateway spool {batch.name}"
             )
-        except (StoreBusyError, StoreError):
-            raise  # try again on the next round
+        except (StoreBusyError, StoreError, UnknownModelError):
+            raise  # try again on the next round (the model was served: the store is amiss)
         except VigilError as err:  # the file itself cannot be ingested: set it aside, say so
             failed = stream / FAILED
             failed.mkdir(exist_ok=True)

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 
 from vigil.core.contract import FeatureSpec
+from vigil.core.errors import StoreError
 from vigil.core.govern import tokens
 from vigil.core.registry import artifacts
 from vigil.core.registry.versions import ModelVersion, get_version
@@ -91,7 +92,11 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def audit_head(con: duckdb.DuckDBPyConnection) -> int:
-    return int(con.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchall()[0][0])
+    """The newest audit record's number; -1 when the file has no audit log (not a store)."""
+    try:
+        return int(con.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchall()[0][0])
+    except duckdb.CatalogException:
+        return -1
 
 
 def _entry(store: Store, folder: Path, version: ModelVersion) -> VersionEntry:
@@ -157,7 +162,14 @@ def publish(store: Store, *, timeout_s: float | None = None, force: bool = False
     folder = serving_dir(store)
     current = read(folder)
     with store.connect(timeout_s) as con:
-        if current is not None and not force and audit_head(con) == current.audit_seq:
+        head = audit_head(con)
+        if current is not None and head < current.audit_seq:
+            raise StoreError(
+                f"The store's audit log ends at record {head}, before the published state's "
+                f"{current.audit_seq}: the store was replaced or truncated. Serving the last "
+                "published state until it is restored."
+            )
+        if current is not None and not force and head == current.audit_seq:
             return current
         fresh = build(store, con, folder)
     if current is not None and _same(current, fresh):

@@ -1,11 +1,12 @@
-"""The prediction spool: append-only JSON Lines per worker, fsync'd before a request is answered.
+"""The prediction spool: append-only JSON Lines per worker, written before a request is answered.
 
 A worker never writes the store (that would make serving wait on its lock). It appends each
 request's log rows to its own open file, `spool/<stream>/<worker>-<n>.jsonl.open`, and the
-request is answered only after the rows are on disk, so a `kill -9` loses at most requests
-not yet answered. The request's own thread writes its rows (one `os.write`, no buffering);
-one fsync thread then makes durable everything written so far, once for all the requests
-that arrived meanwhile (group commit), and wakes each waiting event loop once per round.
+request is answered only after its rows are written (one `os.write`, no user-space buffer:
+they are the kernel's), so a `kill -9` loses at most requests not yet answered. One fsync
+thread makes durable everything written so far at least every SYNC_EVERY_S, and at once for
+requests that wait for it (VIGIL_GATEWAY_FSYNC=request): once for all the requests that
+arrived meanwhile (group commit), waking each waiting event loop once per round.
 Every `rotate_s` seconds an open file is closed (renamed to `.jsonl`), which is what the
 ingester takes. The writer holds an flock on each open file; an open file whose lock can be
 taken belongs to a dead worker, and `recover_orphans` closes it after cutting a torn line.
@@ -27,6 +28,7 @@ from pathlib import Path
 log = logging.getLogger("vigil.gateway")
 OPEN_SUFFIX = ".jsonl.open"
 CLOSED_SUFFIX = ".jsonl"
+SYNC_EVERY_S = 0.2  # written rows nobody waits for are fsync'd at least this often
 Waiter = asyncio.Future[BaseException | None]
 
 
@@ -156,7 +158,7 @@ class Spool:
         while True:
             with self._lock:
                 if not (self._round.waiters or self._round.callbacks or self._closing):
-                    self._wake.wait(timeout=min(0.2, self.rotate_s))
+                    self._wake.wait(timeout=min(SYNC_EVERY_S, self.rotate_s))
                 closing = self._closing
             done, error = self._sync()
             for loop, futures in done.waiters.items():

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.gateway.helpers import expected_scores, key, rows
+from vigil.core.errors import StoreError
 from vigil.core.serve import ingester, snapshot
 from vigil.core.store.connection import Store
 from vigil.gateway.app import create_app
@@ -132,7 +133,11 @@ def test_health_ready_docs_and_metrics(client: TestClient, token: str) -> None:
     assert int(rows_total) == 6
 
 
-def test_every_answered_prediction_is_ingested_from_the_spool(served: Store) -> None:
+@pytest.mark.parametrize("fsync", ["batch", "request"])
+def test_every_answered_prediction_is_ingested_from_the_spool(
+    served: Store, fsync: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIL_GATEWAY_FSYNC", fsync)
     token = key(served)
     snapshot.publish(served)
     answered: list[dict] = []
@@ -157,3 +162,36 @@ def test_every_answered_prediction_is_ingested_from_the_spool(served: Store) -> 
     assert ingester.ingest_spool(served) == []  # nothing twice
     assert not list((served.home / "spool").glob("*/*.jsonl*"))
     assert json.loads(json.dumps(answered))  # the answers were plain JSON
+
+
+def test_a_revoked_key_stops_at_the_next_published_state(client: TestClient, served: Store) -> None:
+    from tests.gateway.conftest import ADMIN
+    from vigil.core.govern import tokens
+
+    token = key(served)
+    snapshot.publish(served)
+    client.app.state.gateway.watcher.refresh()
+    for _ in range(2):  # the second answer comes from the verified-key cache
+        assert (
+            client.post(URL, json={"instances": rows(1)}, headers={"X-API-Key": token}).status_code
+            == 200
+        )
+    tokens.revoke_key(served, ADMIN, tokens.parse_token(token)[0], "leaked")
+    snapshot.publish(served)
+    client.app.state.gateway.watcher.refresh()
+    assert (
+        client.post(URL, json={"instances": rows(1)}, headers={"X-API-Key": token}).status_code
+        == 401
+    )
+
+
+def test_a_replaced_store_does_not_replace_the_served_state(served: Store, tmp_path) -> None:
+    """An empty store where the real one was (restored from the wrong backup, a typo in
+    VIGIL_HOME...) must not make the gateway forget its champions and keys."""
+    published = snapshot.publish(served)
+    served.db_path.rename(tmp_path / "real.duckdb")
+    with served.connect():
+        pass  # a fresh, empty store at the same place
+    with pytest.raises(StoreError, match="replaced or truncated"):
+        snapshot.publish(served)
+    assert snapshot.read(snapshot.serving_dir(served)) == published

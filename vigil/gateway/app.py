@@ -25,7 +25,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from vigil.core import settings
-from vigil.core.errors import AuthError, PermissionDenied
+from vigil.core.errors import AuthError, PermissionDenied, VigilError
 from vigil.core.serve import answer as answering
 from vigil.core.serve import credentials, ingester, instances, snapshot
 from vigil.core.serve.metrics import WorkerMetrics
@@ -48,8 +48,10 @@ class Gateway:
         self.limiter = credentials.RateLimiter(int(settings.get("gateway_rate_limit")))
         self.jwt = credentials.JwtConfig.from_settings()
         self.ids = answering.IdMaker()
+        self.verified: credentials.KeyCache = {}
         self.max_batch = int(settings.get("gateway_max_batch"))
         self.max_body = int(float(settings.get("gateway_max_body_mb")) * 2**20)
+        self.fsync_each_request = _fsync_mode() == "request"
         self._stop = threading.Event()
         self._minutes = threading.Thread(target=self._flush_minutes, daemon=True)
 
@@ -75,6 +77,13 @@ class Gateway:
         self.watcher.stop()
         self._emit(self.metrics.completed_minutes(flush=True))
         self.spool.close()
+
+
+def _fsync_mode() -> str:
+    mode = settings.get("gateway_fsync").strip()
+    if mode not in ("batch", "request"):
+        raise VigilError(f"VIGIL_GATEWAY_FSYNC={mode!r}: use batch or request.")
+    return mode
 
 
 def _problem(status: int, message: str, **headers: str) -> JSONResponse:
@@ -169,6 +178,7 @@ async def _predict(gw: Gateway, model: str, request: Request, started: float) ->
             jwt_config=gw.jwt,
             scope=f"predict:{model}",
             now=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            cache=gw.verified,
         )
         gw.limiter.check(principal.key_id or f"{principal.kind.value}:{principal.name}")
     except AuthError as err:
@@ -199,12 +209,15 @@ async def _predict(gw: Gateway, model: str, request: Request, started: float) ->
 
 
 async def _log(gw: Gateway, model: str, data: bytes) -> BaseException | None:
-    """Append the rows to the spool; resume once they are fsync'd (or writing failed)."""
+    """Append the rows to the spool before answering: written, they survive a killed worker;
+    with VIGIL_GATEWAY_FSYNC=request the answer also waits for their fsync (power loss)."""
     try:
         gw.spool.write(model, data)
     except OSError as err:
         log.error("spool write failed: %s", err)
         return err
+    if not gw.fsync_each_request:
+        return None
     return await gw.spool.durable(asyncio.get_running_loop())
 
 

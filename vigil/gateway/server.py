@@ -1,7 +1,7 @@
 """Start the gateway: publish the serving state, run the control loop, run uvicorn's workers.
 
-The control loop (publisher + spool ingester) lives in this, the parent process; the N
-uvicorn workers share nothing but the published state files and their own spool files.
+The control loop (publisher + spool ingester) runs in a process of its own; the N uvicorn
+workers share nothing but the published state files and write only their own spool files.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import uvicorn
 from vigil.core import settings
 from vigil.core.errors import StoreBusyError, VigilError
 from vigil.core.serve import snapshot
-from vigil.core.serve.control import ControlLoop
+from vigil.core.serve.control import ControlProcess
 from vigil.core.store.connection import Store
 
 
@@ -74,7 +74,7 @@ def run(store: Store, options: ServerOptions) -> int:
     )
     os.environ[settings.SETTINGS["home"].env] = str(store.home)  # the workers' store
     poll = options.poll_s if options.poll_s is not None else float(settings.get("gateway_poll_s"))
-    control = ControlLoop(store, poll)
+    control = ControlProcess(store, poll)
     if options.control:
         control.start()
     try:

@@ -1,0 +1,326 @@
+"""Gateway benchmark: requests/s and p99 for single instances, rows/s for 1,000-row batches,
+and hot-swap time with errors, each beside a plain FastAPI endpoint (bench/gateway_baseline.py)
+in the same run, as a ratio.
+
+    python bench/gateway.py [--seconds 10] [--connections 16] [--workers 1]
+
+The model is the demo's credit-risk gradient-boosted classifier (versions 1.0 and 1.1). The
+load generator is an asyncio client on raw keep-alive sockets in this process (cheaper than an
+HTTP library, so more of the machine's two cores go to the server). The gateway logs every
+prediction to its fsync'd spool and ingests it into the store while being measured; the
+baseline appends one JSON line per prediction to a file inside the request. A hot swap is
+an approval committed to the store (the gateway must answer with the new version, no
+request failing); the baseline's is a restart with the new model file. Printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vigil.core.contract import parse_metadata
+from vigil.core.demo import model as demo_model
+from vigil.core.govern import auth, tokens
+from vigil.core.govern.lifecycle import apply_transition
+from vigil.core.registry.versions import register_version
+from vigil.core.store.connection import Store
+
+HERE = Path(__file__).resolve().parent
+ADMIN = auth.User("bench-admin", "admin")
+LAUNCH = (
+    "import sys; from vigil.core.store.connection import Store; "
+    "from vigil.gateway.server import ServerOptions, run; "
+    "sys.exit(run(Store.default(), ServerOptions(port=int(sys.argv[1]), workers=int(sys.argv[2]))))"
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    requests: int
+    rows: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def setup(home: Path) -> tuple[Store, str, list[dict[str, Any]], dict[str, Path]]:
+    """Store with credit-risk 1.0 as champion and 1.1 registered; an API key; instances."""
+    store = Store(home)
+    with store.transaction() as con:
+        auth.add_user(con, ADMIN.username, ADMIN.role, "bench-password-1")
+    artifacts = {}
+    for version in ("1.0", "1.1"):
+        trained = demo_model.train_version(version)
+        artifacts[version] = home / f"credit-risk-{version}.onnx"
+        artifacts[version].write_bytes(trained.onnx_bytes)
+        reference = home / f"reference-{version}.parquet"
+        trained.reference.to_parquet(reference, index=False)
+        register_version(
+            store, parse_metadata(trained.metadata), artifact=artifacts[version],
+            reference=reference, registered_by="bench-admin", registered_by_role="admin",
+        )  # fmt: skip
+    promote(store, "1.0", None)
+    token = tokens.create_key(
+        store, ADMIN, account="bench", scopes=("predict:credit-risk",), rationale="benchmark"
+    ).token
+    data = demo_model.load_dataset()
+    names = [f["name"] for f in demo_model.FEATURE_SCHEMA]
+    instances = json.loads(data[names].head(1000).to_json(orient="records"))
+    return store, token, instances, artifacts
+
+
+def promote(store: Store, new: str, old: str | None, *, rollback: bool = False) -> float:
+    """The registry change approve (or rollback) makes; returns when it was committed."""
+    if rollback:
+        assert old is not None
+        steps = [(new, "rollback", "rolled_back", None), (old, "restore", "production", "champion")]
+    else:
+        steps = [(new, "request_promotion", "pending_approval", None),
+                 (new, "approve", "approved", None),
+                 *([(old, "archive", "archived", None)] if old else []),
+                 (new, "promote", "production", "champion")]  # fmt: skip
+    with store.transaction() as con:
+        for version, action, status, alias in steps:
+            apply_transition(
+                con, actor=ADMIN, model_name="credit-risk", model_version=version,
+                action=action, to_status=status, alias=alias, rationale="benchmark",
+            )  # fmt: skip
+    return time.monotonic()
+
+
+async def _connection(
+    port: int, request: bytes, stop_at: float, out: list[tuple[float, float, int, bytes]]
+) -> None:
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        out.append((time.monotonic(), 0.0, 599, b""))
+        await asyncio.sleep(0.05)
+        return
+    try:
+        while time.monotonic() < stop_at:
+            sent = time.monotonic()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            body = await reader.readexactly(length)
+            out.append((sent, time.monotonic() - sent, int(head[9:12]), body[:200]))
+    except (OSError, asyncio.IncompleteReadError, StopIteration):
+        out.append((time.monotonic(), 0.0, 599, b""))
+    finally:
+        writer.close()
+
+
+async def _load(port: int, request: bytes, connections: int, seconds: float) -> list[Any]:
+    out: list[tuple[float, float, int, bytes]] = []
+    stop_at = time.monotonic() + seconds
+    while time.monotonic() < stop_at:  # reconnect after a failure (the baseline's restart)
+        await asyncio.gather(
+            *(_connection(port, request, stop_at, out) for _ in range(connections))
+        )
+    return out
+
+
+def http_request(port: int, token: str | None, instances: list[dict[str, Any]]) -> bytes:
+    body = json.dumps({"instances": instances}).encode()
+    auth_line = f"X-API-Key: {token}\r\n" if token else ""
+    return (
+        f"POST /v1/models/credit-risk/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{auth_line}\r\n"
+    ).encode() + body
+
+
+def measure(port: int, request: bytes, rows: int, connections: int, seconds: float) -> Run:
+    asyncio.run(_load(port, request, connections, 1.0))  # warm-up
+    started = time.monotonic()
+    out = asyncio.run(_load(port, request, connections, seconds))
+    elapsed = time.monotonic() - started
+    latencies = np.array([lat for _, lat, code, _ in out if code == 200]) * 1000
+    ok = len(latencies)
+    return Run(
+        ok, ok * rows, elapsed,
+        float(np.percentile(latencies, 50)) if ok else float("nan"),
+        float(np.percentile(latencies, 99)) if ok else float("nan"),
+        sum(1 for _, _, code, _ in out if code != 200),
+    )  # fmt: skip
+
+
+def wait_ready(port: int, path: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def start_gateway(home: Path, port: int, workers: int, fsync: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "VIGIL_HOME": str(home), "VIGIL_GATEWAY_POLL_S": "0.5",
+           "VIGIL_GATEWAY_FSYNC": fsync}  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-c", LAUNCH, str(port), str(workers)], env=env,
+                               stdout=subprocess.DEVNULL)  # fmt: skip
+    wait_ready(port, "/v1/ready")
+    return process
+
+
+def start_baseline(model: Path, log: Path, port: int, version: str) -> subprocess.Popen[bytes]:
+    features = json.dumps(demo_model.FEATURE_SCHEMA)
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "gateway_baseline.py"), str(model), str(log), str(port),
+         version, features],
+    )  # fmt: skip
+    wait_ready(port, "/docs")
+    return process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def swap_gateway(
+    store: Store, port: int, token: str, instance: dict[str, Any]
+) -> tuple[float, int]:
+    """Approve 1.1 under load: seconds until every request answers 1.1, failed requests."""
+    request = http_request(port, token, [instance])
+    results: list[Any] = []
+
+    async def drive() -> None:
+        task = asyncio.create_task(_load(port, request, 8, 6.0))
+        await asyncio.sleep(2.0)
+        committed.append(await asyncio.to_thread(promote, store, "1.1", "1.0"))
+        results.extend(await task)
+
+    committed: list[float] = []
+    asyncio.run(drive())
+    stale = [sent for sent, _, code, body in results
+             if sent > committed[0] and code == 200 and b'"version": "1.1"' not in body]  # fmt: skip
+    errors = sum(1 for _, _, code, _ in results if code != 200)
+    return (max(stale, default=committed[0]) - committed[0]), errors
+
+
+def swap_baseline(
+    artifacts: dict[str, Path], log: Path, port: int, instance: dict[str, Any]
+) -> tuple[float, int]:
+    """The plain endpoint's swap: restart it on the new model file, under the same load."""
+    request = http_request(port, None, [instance])
+    process = start_baseline(artifacts["1.0"], log, port, "1.0")
+    results: list[Any] = []
+
+    async def drive() -> None:
+        task = asyncio.create_task(_load(port, request, 8, 8.0))
+        await asyncio.sleep(2.0)
+        began.append(time.monotonic())
+        await asyncio.to_thread(stop, process)
+        restarted.append(
+            await asyncio.to_thread(start_baseline, artifacts["1.1"], log, port, "1.1")
+        )
+        results.extend(await task)
+
+    began: list[float] = []
+    restarted: list[subprocess.Popen[bytes]] = []
+    asyncio.run(drive())
+    stop(restarted[0])
+    first_new = min((s + lat for s, lat, code, body in results
+                     if code == 200 and b'"version":"1.1"' in body), default=float("nan"))  # fmt: skip
+    return first_new - began[0], sum(1 for _, _, code, _ in results if code != 200)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-gateway-") as tmp:
+        home = Path(tmp)
+        store, token, instances, artifacts = setup(home)
+        one, batch = instances[:1], instances[:1000]
+        port = free_port()
+        gateway = start_gateway(home, port, args.workers, "request")
+        strict = measure(port, http_request(port, token, one), 1, args.connections, args.seconds)
+        stop(gateway)
+        gateway = start_gateway(home, port, args.workers, "batch")
+        g_single = measure(port, http_request(port, token, one), 1, args.connections, args.seconds)
+        g_batch = measure(port, http_request(port, token, batch), 1000, 4, args.seconds)
+        g_swap = swap_gateway(store, port, token, one[0])
+        stop(gateway)
+        bport, log = free_port(), home / "baseline-log.jsonl"
+        baseline = start_baseline(artifacts["1.0"], log, bport, "1.0")
+        b_single = measure(bport, http_request(bport, None, one), 1, args.connections, args.seconds)
+        b_batch = measure(bport, http_request(bport, None, batch), 1000, 4, args.seconds)
+        stop(baseline)
+        b_swap = swap_baseline(artifacts, log, free_port(), one[0])
+        with store.connect() as con:
+            logged = con.execute("SELECT count(*) FROM log_credit_risk").fetchone()
+    report(args, g_single, b_single, g_batch, b_batch, g_swap, b_swap, logged[0] if logged else 0)
+    print(f"| single instance, fsync before each answer (VIGIL_GATEWAY_FSYNC=request): "
+          f"requests/s {strict.rps:,.0f}, p99 {strict.p99_ms:.1f} ms, ratio "
+          f"{strict.rps / b_single.rps:.2f} |")  # fmt: skip
+
+
+def report(args: argparse.Namespace, g_single: Run, b_single: Run, g_batch: Run, b_batch: Run,
+           g_swap: tuple[float, int], b_swap: tuple[float, int], logged: int) -> None:  # fmt: skip
+    load = os.getloadavg()[0]
+    print(f"# gateway benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} "
+          f"cores, load average {load:.1f}, {args.workers} worker(s), {args.seconds:.0f} s per "
+          f"phase, {args.connections} connections for single instances")  # fmt: skip
+    print("| measure | gateway | plain FastAPI | ratio |")
+    print("|---|---|---|---|")
+    print(f"| single instance: requests/s | {g_single.rps:,.0f} | {b_single.rps:,.0f} | "
+          f"{g_single.rps / b_single.rps:.2f} |")  # fmt: skip
+    print(f"| single instance: p50 / p99 ms | {g_single.p50_ms:.1f} / {g_single.p99_ms:.1f} | "
+          f"{b_single.p50_ms:.1f} / {b_single.p99_ms:.1f} | {g_single.p99_ms / b_single.p99_ms:.2f} (p99) |")  # fmt: skip
+    print(f"| batches of 1,000: rows/s | {g_batch.rows_per_s:,.0f} | {b_batch.rows_per_s:,.0f} | "
+          f"{g_batch.rows_per_s / b_batch.rows_per_s:.2f} |")  # fmt: skip
+    print(f"| batches of 1,000: p99 ms | {g_batch.p99_ms:.0f} | {b_batch.p99_ms:.0f} | "
+          f"{g_batch.p99_ms / b_batch.p99_ms:.2f} |")  # fmt: skip
+    print(f"| hot swap: seconds to the new version | {g_swap[0]:.2f} | {b_swap[0]:.2f} (restart) | "
+          f"{g_swap[0] / b_swap[0]:.2f} |")  # fmt: skip
+    print(f"| hot swap: failed requests | {g_swap[1]} | {b_swap[1]} | |")
+    print(f"| errors during throughput phases | {g_single.errors + g_batch.errors} | "
+          f"{b_single.errors + b_batch.errors} | |")  # fmt: skip
+    print(f"gateway predictions ingested into the store by the end: {logged:,}")
+
+
+if __name__ == "__main__":
+    main()
