@@ -15,11 +15,13 @@ from vigil.pages import (
     alerts,
     audit,
     calendar,
+    coverage,
     data,
     drift,
     explain,
     fairness,
     findings,
+    inventory,
     mitigation,
     overview,
     performance,
@@ -39,7 +41,7 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("Monitor", (overview, drift, performance, service, alerts)),
     Section("Responsible AI", (fairness, explain, mitigation)),
-    Section("Govern", (registry, review, audit, calendar, findings)),
+    Section("Govern", (registry, review, audit, inventory, calendar, findings, coverage)),
     Section("Admin", (data, users)),
 )
 START_PAGE = "overview"

@@ -17,6 +17,7 @@ from vigil.cli.command import CommandGroup
 from vigil.cli.commands import (
     alerts,
     drift,
+    evidence,
     gateway,
     governance,
     ingest,
@@ -40,6 +41,7 @@ COMMAND_GROUPS: tuple[CommandGroup, ...] = (
     CommandGroup("Alerts", alerts.COMMANDS),
     CommandGroup("Responsible AI", responsible.COMMANDS),
     CommandGroup("Govern", governance.COMMANDS),
+    CommandGroup("Evidence", evidence.COMMANDS),
     CommandGroup("Gateway", gateway.COMMANDS),
 )
 
