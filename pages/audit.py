@@ -56,7 +56,8 @@ def _chain(ctx: PageContext) -> None:
             st.caption("Newest checkpoint: keep a copy where the key holder cannot edit it.")
             st.code(checkpoint.newest.to_line(), language=None, wrap_lines=True)
     if report.mismatches:
-        st.error(f"The governed tables disagree with the log in {len(report.mismatches)} places.")
+        n = len(report.mismatches)
+        st.error(f"The governed tables disagree with the audit log ({n} row{'s' * (n != 1)}).")
         for problem in report.mismatches:
             st.text(problem)
 

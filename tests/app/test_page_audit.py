@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.helpers import run_page
-from vigil.core.govern import audit_report, users
+from tests.app.helpers import app_test, run_page
+from vigil.core.govern import audit_report, auth, users
 from vigil.core.govern.auth import User
 from vigil.core.store.connection import Store
 
@@ -121,8 +121,31 @@ def test_user_text_is_drawn_as_text(demo_copy: Store) -> None:
     assert not [m for m in markdown if "evil.example" in m or "green-badge" in m]
 
 
-def test_empty_store(store: Store) -> None:
+def test_empty_log(store: Store) -> None:
+    with store.transaction() as con:  # a user but no audit record: the page says so
+        auth.add_user(con, "vic", "viewer", "vic-password")
     at = run_page(store, "audit", user="vic")
     assert not at.exception
     assert [s.value for s in at.success] == ["Chain intact: 0 records verified."]
+    assert [e.value for e in at.error] == [
+        "The governed tables disagree with the audit log (1 row)."
+    ]
+    assert "User vic is viewer but no audit record says so: it was written outside Vigil." in [
+        t.value for t in at.text
+    ]
     assert "No audit record matches these filters." in [i.value for i in at.info]
+
+
+def test_dashboard_refuses_to_start_in_production_without_a_key(
+    store: Store, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIL_MODE", "production")
+    at = app_test(store)
+    at.run()
+    assert at.exception and not at.text_input  # no sign-in form, nothing else drawn
+    keys = tmp_path_factory.mktemp("keys")  # outside VIGIL_HOME, as production requires
+    monkeypatch.setenv("VIGIL_AUDIT_KEY_FILE", str(keys / "audit.key"))
+    audit_report.initialise(store)
+    at = app_test(store)
+    at.run()
+    assert not at.exception and [t.label for t in at.text_input] == ["User name", "Password"]

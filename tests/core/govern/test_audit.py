@@ -16,7 +16,7 @@ import pytest
 
 from vigil.cli import main as cli
 from vigil.core.errors import AuditKeyError
-from vigil.core.govern import audit, audit_report, checkpoints, users
+from vigil.core.govern import audit, audit_report, auth, checkpoints, users
 from vigil.core.govern.audit_chain import AUDIT_FIELDS, GENESIS_HASH, KEY_INTRODUCED, canonical
 from vigil.core.govern.audit_key import load_key
 from vigil.core.govern.auth import User
@@ -49,6 +49,20 @@ def keyed(demo_copy: Store, key_folder: Path) -> Store:
     users.add(demo_copy, ADAM, "zoe", "analyst", "zoe-password", "joins the model risk team")
     users.set_role(demo_copy, ADAM, "zoe", "approver", "passed approver training")
     return demo_copy
+
+
+def first_admin(store: Store) -> None:
+    """The first admin of an empty store, audited as Vigil itself (as `vigil users add` does)."""
+    with store.transaction() as con:
+        auth.add_user(con, "adam", "admin", "adam-password")
+        audit.append(
+            con,
+            actor="vigil",
+            actor_role="system",
+            action="user_add",
+            rationale="First admin of an empty store.",
+            evidence={"user": "adam", "role": "admin"},
+        )
 
 
 def total(store: Store) -> int:
@@ -156,10 +170,12 @@ def test_a_store_created_with_a_key_is_keyed_from_the_first_record(
     store: Store, key_folder: Path
 ) -> None:
     audit_report.initialise(store)
+    first_admin(store)
     users.add(store, ADAM, "zoe", "analyst", "zoe-password", "first analyst")
     log = records(store)
-    assert [r["action"] for r in log] == [KEY_INTRODUCED, "user_add"]
-    assert report(store).keying.startswith("All 2 records are keyed with HMAC-SHA256")
+    assert [r["action"] for r in log] == [KEY_INTRODUCED, "user_add", "user_add"]
+    assert report(store).keying.startswith("All 3 records are keyed with HMAC-SHA256")
+    assert report(store).ok
 
 
 def test_without_its_key_a_keyed_log_neither_verifies_nor_grows(
@@ -181,15 +197,17 @@ def test_without_its_key_a_keyed_log_neither_verifies_nor_grows(
 def test_production_mode_refuses_writes_without_a_key(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    first_admin(store)  # in development mode, unkeyed
     monkeypatch.setenv("VIGIL_MODE", "production")
     with pytest.raises(AuditKeyError, match="VIGIL_MODE=production needs an audit key"):
         users.add(store, ADAM, "zoe", "analyst", "zoe-password", "first analyst")
-    assert total(store) == 0
+    assert total(store) == 1
 
 
 def test_production_mode_refuses_a_key_inside_vigil_home(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    first_admin(store)
     inside = store.home / "audit.key"
     inside.write_text("k" * 64)
     inside.chmod(0o600)
