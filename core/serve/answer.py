@@ -31,7 +31,7 @@ class Arm:
 
 @dataclass(frozen=True)
 class Answer:
-    body: dict[str, Any]
+    body: bytes  # the response, JSON
     log_lines: bytes
     ok: bool
     versions: tuple[str, ...]
@@ -103,8 +103,9 @@ def _answer_arms(
             ok = False
             continue
         named = inst.predicted_labels(got, spec.task, spec.decision_threshold)
+        values = got.tolist()
         for j, i in enumerate(index):
-            scores[i], labels[i], versions[i] = float(got[j]), named[j], spec.version
+            scores[i], labels[i], versions[i] = values[j], named[j], spec.version
     return scores, labels, versions, ok
 
 
@@ -123,45 +124,48 @@ def answer(
     to_challenger = _assign(model, rows, pids)
     scores, labels, versions, ok = _answer_arms(model, rows, to_challenger)
     latency = (time.perf_counter() - started) * 1000
-    stamp = _timestamp(now)
+    writer = _Lines(entry.model_name, _timestamp(now), worker)
+    score_json, label_json = [_number(v) for v in scores], [_text(v) for v in labels]
     lines = [
-        _line(entry.model_name, row, pids[i], versions[i], stamp, scores[i], labels[i], latency,
-              worker, route.mode.value if route and to_challenger[i] else Arm.CHAMPION,
-              route.route_id if route and to_challenger[i] else None)
+        writer.line(row, pids[i], versions[i], score_json[i], label_json[i], latency,
+                    route.mode.value if route and to_challenger[i] else Arm.CHAMPION,
+                    route.route_id if route and to_challenger[i] else None)
         for i, row in enumerate(rows)
     ]  # fmt: skip
     if route is not None and route.mode is RouteMode.SHADOW and model.challenger is not None:
-        lines += _shadow_lines(model, rows, pids, worker, stamp)
-    predictions = [
-        {"prediction_id": pid, "model_version": v, "prediction": s, "predicted_label": lab}
-        for pid, v, s, lab in zip(pids, versions, scores, labels, strict=True)
-    ]
+        lines += _shadow_lines(model, rows, pids, writer)
     answered = sorted(set(versions))
-    body = {
-        "model": entry.model_name,
-        "version": answered[0] if len(answered) == 1 else entry.champion.version,
-        "predictions": predictions,
-    }
-    return Answer(body, ("\n".join(lines) + "\n").encode(), ok, tuple(answered))
+    version = answered[0] if len(answered) == 1 else entry.champion.version
+    version_json = {v: _ENCODE(v) for v in answered}
+    predictions = ",".join(
+        f'{{"prediction_id":"{pid}","model_version":{version_json[v]},"prediction":{s},'
+        f'"predicted_label":{lab}}}'
+        for pid, v, s, lab in zip(pids, versions, score_json, label_json, strict=True)
+    )
+    body = (
+        f'{{"model":{_ENCODE(entry.model_name)},"version":{_ENCODE(version)},'
+        f'"predictions":[{predictions}]}}'
+    )
+    return Answer(body.encode(), ("\n".join(lines) + "\n").encode(), ok, tuple(answered))
 
 
 def _shadow_lines(
-    model: LiveModel, rows: Sequence[dict[str, Any]], pids: list[str], worker: str, stamp: str
+    model: LiveModel, rows: Sequence[dict[str, Any]], pids: list[str], writer: _Lines
 ) -> list[str]:
     """The challenger's scores of the same rows, logged under `<id>:<version>`, never returned."""
     route = model.entry.route
     assert route is not None
     spec = route.challenger
     got, ms = _score(model, True, rows)
+    values = [None] * len(rows) if got is None else got.tolist()
     named = (
         inst.predicted_labels(got, spec.task, spec.decision_threshold)
         if got is not None
         else [None] * len(rows)
     )
     return [
-        _line(model.entry.model_name, row, f"{pids[i]}:{spec.version}", spec.version, stamp,
-              None if got is None else float(got[i]), named[i], ms, worker, Arm.SHADOW,
-              route.route_id, request_of=pids[i])
+        writer.line(row, f"{pids[i]}:{spec.version}", spec.version, _number(values[i]),
+                    _text(named[i]), ms, Arm.SHADOW, route.route_id, request_of=pids[i])
         for i, row in enumerate(rows)
     ]  # fmt: skip
 
@@ -169,33 +173,60 @@ def _shadow_lines(
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # built once: the C fast path
 
 
-def _line(
-    model_name: str,
-    row: dict[str, Any],
-    pid: str,
-    version: str,
-    stamp: str,
-    score: float | None,
-    label: str | None,
-    latency: float,
-    worker: str,
-    arm: str,
-    route_id: int | None,
-    request_of: str | None = None,
-) -> str:
-    """One log row as JSON. The caller's values go through the JSON encoder; the gateway's
-    own (ids, registered names, numbers) are spliced in, several times faster per row."""
-    request_id = row.get(inst.REQUEST_ID)
-    if request_id is not None:
-        row = {k: v for k, v in row.items() if k != inst.REQUEST_ID}
-    features = _ENCODE(row)[:-1]
-    tail = (
-        f'"prediction_id":"{pid}","model_name":{_ENCODE(model_name)},'
-        f'"model_version":{_ENCODE(version)},"timestamp":"{stamp}",'
-        f'"prediction":{"null" if score is None else repr(score)},'
-        f'"predicted_label":{"null" if label is None else _ENCODE(label)},'
-        f'"latency_ms":{round(latency, 3)!r},"status":"{"error" if score is None else "ok"}",'
-        f'"request_id":{_ENCODE(str(request_id or request_of or pid))},"arm":"{arm}",'
-        f'"route_id":{"null" if route_id is None else route_id},"worker":{_ENCODE(worker)}}}'
-    )
-    return features + ("," if len(features) > 1 else "") + tail
+def _number(value: float | None) -> str:
+    return "null" if value is None else repr(value)
+
+
+_LABELS = {None: "null", "0": '"0"', "1": '"1"'}
+
+
+def _text(value: str | None) -> str:
+    known = _LABELS.get(value)
+    return known if known is not None else _ENCODE(value)
+
+
+class _Lines:
+    """Log rows as JSON. The caller's values go through the JSON encoder once per row; the
+    gateway's own parts (registered names, ids, numbers) are encoded once per request and
+    spliced in, several times faster for 1,000-row batches than a dict per row."""
+
+    def __init__(self, model_name: str, stamp: str, worker: str) -> None:
+        self.model = _ENCODE(model_name)
+        self.stamp = stamp
+        self.worker = _ENCODE(worker)
+        self._fixed: dict[tuple[str, float, str, int | None], tuple[str, str]] = {}
+
+    def _parts(
+        self, version: str, latency: float, arm: str, route_id: int | None
+    ) -> tuple[str, str]:
+        key = (version, latency, arm, route_id)
+        if key not in self._fixed:
+            self._fixed[key] = (
+                f'"model_name":{self.model},"model_version":{_ENCODE(version)},'
+                f'"timestamp":"{self.stamp}","latency_ms":{round(latency, 3)!r},',
+                f',"arm":"{arm}","route_id":{"null" if route_id is None else route_id},'
+                f'"worker":{self.worker}}}',
+            )
+        return self._fixed[key]
+
+    def line(
+        self,
+        row: dict[str, Any],
+        pid: str,
+        version: str,
+        score: str,
+        label: str,
+        latency: float,
+        arm: str,
+        route_id: int | None,
+        request_of: str | None = None,
+    ) -> str:
+        """One row; `score` and `label` come JSON-encoded (they are also in the response)."""
+        middle, end = self._parts(version, latency, arm, route_id)
+        features = _ENCODE(row)[:-1]  # keeps the caller's request_id, if any
+        request = "" if inst.REQUEST_ID in row else f',"request_id":"{request_of or pid}"'
+        status = "error" if score == "null" else "ok"
+        return (
+            f'{features}{"," if len(features) > 1 else ""}"prediction_id":"{pid}",{middle}'
+            f'"prediction":{score},"predicted_label":{label},"status":"{status}"{request}{end}'
+        )

@@ -205,7 +205,7 @@ async def _predict(gw: Gateway, model: str, request: Request, started: float) ->
     headers = {"x-model-version": ",".join(result.versions), "x-rows": str(len(parsed))}
     if not result.ok:
         return _problem(500, "The model failed to score this request; it was logged as an error.")
-    return Response(json.dumps(result.body), media_type=JSON, headers=headers)
+    return Response(result.body, media_type=JSON, headers=headers)
 
 
 async def _log(gw: Gateway, model: str, data: bytes) -> BaseException | None:
