@@ -10,6 +10,8 @@ import threading
 import duckdb
 import pytest
 
+from tests.cli.helpers import vigil
+from tests.conftest import DEMO_PASSWORD
 from tests.core.govern.people import add_people
 from vigil.core.errors import PermissionDenied, VigilError
 from vigil.core.govern import actions, audit, users
@@ -93,7 +95,7 @@ def test_one_admin_cannot_loosen_a_gate_alone(demo_copy: Store) -> None:
         f"waits for a second admin to confirm it (vigil policy confirm {outcome.change.change_id})."
     )
     assert drift_psi(demo_copy).value == 0.25  # nothing changed yet
-    assert checks.check_gates(demo_copy, MODEL, "1.1").failed == ("drift_psi",)
+    assert "drift_psi" in checks.check_gates(demo_copy, MODEL, "1.1").failed
     with pytest.raises(GateFailedError):
         actions.approve(demo_copy, RITA, MODEL, "1.1", "The gate was raised.")
     with pytest.raises(FourEyesError, match="another admin must confirm it"):
@@ -114,7 +116,8 @@ def test_a_second_admin_confirms_and_the_gate_uses_it(two_admins: Store) -> None
         "Agreed: seasonal shift.",
     )
     assert drift_psi(two_admins) == thresholds.Limit(0.5, True, 0.5)
-    assert checks.check_gates(two_admins, MODEL, "1.1").passed
+    drift = checks.check_gates(two_admins, MODEL, "1.1").result(thresholds.Gate.DRIFT_PSI)
+    assert (drift.outcome, drift.threshold) == ("pass", 0.5)
     record = last_record(two_admins)
     assert (record["action"], record["actor"]) == ("set_gate_threshold", "eve")
     assert record["evidence"]["proposed_by"] == "adam"
@@ -306,3 +309,26 @@ def test_a_drift_threshold_written_behind_vigils_back_is_ignored(demo_copy: Stor
         assert drift_settings.load_settings(con, MODEL).dataset_share() == (
             drift_settings.DATASET_SHARE
         )
+
+
+def test_the_command_line_needs_a_rationale_and_a_second_admin(demo_copy: Store) -> None:
+    env = {"VIGIL_PASSWORD": DEMO_PASSWORD}
+    base = ("gate-threshold", "--model", MODEL, "--gate", "drift_psi", "--value", "5")
+    missing = vigil(demo_copy.home, *base, "--user", "adam", env=env)
+    assert missing.returncode == 2 and "--rationale" in missing.stderr
+    asked = vigil(
+        demo_copy.home, *base, "--rationale", "Let it through.", "--user", "adam", env=env
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert "waits for a second admin to confirm it (vigil policy confirm 1)" in asked.stdout
+    listed = vigil(demo_copy.home, "policy", "list")
+    assert "#1 pending  gate drift_psi of credit-risk: default → 5 (loosens), proposed by adam" in (
+        listed.stdout
+    )
+    own = vigil(
+        demo_copy.home, "policy", "confirm", "1", "--rationale", "Me again.", "--user", "adam",
+        env=env,
+    )  # fmt: skip
+    assert own.returncode == 1
+    assert "another admin must confirm it" in own.stderr
+    assert drift_psi(demo_copy).value == 0.25
