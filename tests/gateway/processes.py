@@ -43,7 +43,7 @@ class Gateway:
 
 
 @contextmanager
-def gateway(home: Path, workers: int = 2, **env: str) -> Iterator[Gateway]:
+def gateway(home: Path, workers: int = 2, scheme: str = "http", **env: str) -> Iterator[Gateway]:
     port = free_port()
     log = home / f"gateway-{port}.log"
     environment = {**os.environ, "VIGIL_HOME": str(home), "VIGIL_GATEWAY_POLL_S": "0.2", **env}
@@ -52,7 +52,7 @@ def gateway(home: Path, workers: int = 2, **env: str) -> Iterator[Gateway]:
             [sys.executable, "-c", LAUNCH, str(port), str(workers)],
             env=environment, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    gw = Gateway(process, f"http://127.0.0.1:{port}", log)
+    gw = Gateway(process, f"{scheme}://127.0.0.1:{port}", log)
     try:
         wait_ready(gw, workers)
         yield gw
@@ -66,7 +66,7 @@ def wait_ready(gw: Gateway, workers: int, timeout_s: float = 60) -> None:
         if gw.process.poll() is not None:
             raise RuntimeError(f"gateway exited: {gw.log.read_text()}")
         try:
-            if httpx.get(gw.url + "/v1/ready", timeout=1).status_code == 200 and (
+            if httpx.get(gw.url + "/v1/ready", timeout=1, verify=False).status_code == 200 and (
                 workers == 1 or len(gw.worker_pids()) >= workers  # one worker: in-process
             ):
                 return

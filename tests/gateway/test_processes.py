@@ -3,15 +3,27 @@
 - after approve and rollback every worker serves the new champion within 2 s, and no request
   fails or is dropped meanwhile;
 - the store busy (locked by another process) or gone: workers keep serving the last state;
-- kill -9 of a worker: every answered prediction still reaches the store.
+- kill -9 of a worker: every answered prediction still reaches the store;
+- TLS with the certificate and key named by the settings.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import os
 import shutil
 import signal
+import ssl
 import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.gateway.conftest import ADMIN
 from tests.gateway.helpers import key, rows
@@ -111,3 +123,44 @@ def test_kill_9_of_a_worker_loses_only_unanswered_requests(served: Store) -> Non
         time.sleep(1)
     assert answered - stored == set()
     assert not list((served.home / "spool").glob("*/*.open"))
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = folder / "gateway.crt", folder / "gateway.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls_from_settings(served: Store, tmp_path: Path) -> None:
+    cert, private = _self_signed(tmp_path)
+    token = key(served)
+    with gateway(
+        served.home, workers=1, scheme="https",
+        VIGIL_GATEWAY_TLS_CERT=str(cert), VIGIL_GATEWAY_TLS_KEY=str(private),
+    ) as gw:  # fmt: skip
+        context = ssl.create_default_context(cafile=str(cert))
+        response = httpx.post(
+            gw.url + "/v1/models/toy/predict", json={"instances": rows(1)},
+            headers={"X-API-Key": token}, verify=context,
+        )  # fmt: skip
+        assert response.status_code == 200 and response.json()["version"] == "1"
+        with pytest.raises(httpx.HTTPError):  # plain HTTP on the TLS port gets nowhere
+            httpx.get(gw.url.replace("https", "http") + "/v1/health", timeout=2)
