@@ -226,7 +226,7 @@ def _selection():
 
 def phase_drift(home: Path, rows: int, *, cold: bool) -> dict:
     from vigil.core.monitor import profiles
-    from vigil.core.monitor.drift import drift_report
+    from vigil.core.monitor.drift.report import drift_report
     from vigil.core.store.connection import Store, limit_memory
 
     store = Store(home / "store")

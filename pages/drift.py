@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -13,9 +14,12 @@ from vigil.app.cache import cached
 from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
 from vigil.app.ui import PLOT_LAYOUT, selection_caption
-from vigil.core.monitor.drift import ColumnDrift, DriftReport, WindowDrift, drift_report
+from vigil.core.monitor.drift.report import drift_report
+from vigil.core.monitor.drift.results import ColumnDrift, DriftReport, DriftStatus, WindowDrift
 from vigil.core.monitor.selection import Selection
 from vigil.core.stats import drift_tests as stattests
+from vigil.core.stats.drift_tests import ColumnKind
+from vigil.core.stats.psi import PSI_EPSILON
 
 PAGE = PageSpec(title="Drift", icon=":material/ssid_chart:", url_path="drift")
 
@@ -36,8 +40,9 @@ model that has not changed shows a false alarm about once in
 
 **No verdict** when a window has no rows ("no data"), when a column is entirely missing
 ("no data"), or when fewer than {stattests.MIN_ROWS} values are present on either side
-("too few rows"). PSI is shown for every column on the reference's decile bins (empty bins
-count as a share of {stattests.PSI_EPSILON}).
+("too few rows"). PSI is shown for every column on the reference's decile bins (or its
+categories) plus one bin for missing values, so a column that starts arriving empty moves it
+(empty bins count as a share of {PSI_EPSILON}).
 
 The **dataset** drifts when more than the dataset threshold of its tested features drift.
 Thresholds can be changed per model (drift settings). Numbers come from stored daily
@@ -52,9 +57,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def _reference_choice(ctx: PageContext) -> Selection | None:
-    sel = ctx.selection
-    version = ctx.version.model_version
+def _reference_choice(sel: Selection, version: str) -> Selection | None:
     choice = st.radio(
         "Compare with",
         ["reference", "window"],
@@ -98,7 +101,7 @@ def _hover(column: ColumnDrift) -> str:
     )
 
 
-def _heatmap(report: DriftReport) -> dict | None:
+def _heatmap(report: DriftReport) -> Any:
     names = [c.feature for c in _columns(report.overall)]
     labels = [w.window.label for w in report.windows]
     z, text = [], []
@@ -151,7 +154,7 @@ def _heatmap(report: DriftReport) -> dict | None:
     )
 
 
-def _apply_click(event, report: DriftReport) -> None:
+def _apply_click(event: Any, report: DriftReport) -> None:
     """A clicked cell drives the same selectboxes keyboard users and tests use."""
     try:
         points = event.selection.points if event else []
@@ -193,7 +196,7 @@ def _detail(report: DriftReport) -> None:
     cur_total = sum(column.current_counts) or 1
     table = pd.DataFrame(
         {
-            "bin" if column.kind == "num" else "category": list(column.bins),
+            "bin" if column.kind == ColumnKind.NUMERIC else "category": list(column.bins),
             "reference rows": [int(v) for v in column.reference_counts],
             "reference share": [v / ref_total for v in column.reference_counts],
             "current rows": [int(v) for v in column.current_counts],
@@ -217,7 +220,7 @@ def _detail(report: DriftReport) -> None:
         opacity=0.6,
         hovertemplate="%{y:.1%} of current rows<extra></extra>",
     )
-    unit = "reference decile bins" if column.kind == "num" else "categories"
+    unit = "reference decile bins" if column.kind == ColumnKind.NUMERIC else "categories"
     figure.update_layout(
         **PLOT_LAYOUT,
         barmode="overlay",
@@ -237,7 +240,7 @@ def _detail(report: DriftReport) -> None:
             "current values": f"{column.current_n:,}",
             "current missing": f"{column.current_nulls:,}",
         }
-        if column.kind == "num":
+        if column.kind == ColumnKind.NUMERIC:
             facts["reference mean ± std"] = (
                 f"{_fmt(column.reference_mean)} ± {_fmt(column.reference_std)}"
             )
@@ -266,7 +269,7 @@ def _ranking(report: DriftReport) -> None:
     rows = [
         {
             "feature": c.feature,
-            "kind": "numeric" if c.kind == "num" else "categorical",
+            "kind": c.kind.word,
             "status": c.status,
             "test": c.test,
             "statistic": c.statistic,
@@ -329,7 +332,7 @@ def _prediction(report: DriftReport) -> None:
             line_dash="dash",
             annotation_text=f"reference mean {overall.reference_mean:.3f}",
         )
-    drifted = frame[frame["status"] == "drift"]
+    drifted = frame[frame["status"] == DriftStatus.DRIFT]
     figure.add_scatter(
         x=drifted["window"],
         y=drifted["mean score"],
@@ -393,7 +396,8 @@ def render(ctx: PageContext) -> None:
     if ctx.selection is None:
         st.info("This version has no logged traffic yet: nothing to compare.")
         return
-    reference = _reference_choice(ctx)
+    assert ctx.version is not None  # PAGE.needs_model: the navigation guarantees a version
+    reference = _reference_choice(ctx.selection, ctx.version.model_version)
     with st.expander("How drift is decided"):
         st.markdown(HOW_DECIDED)
     with st.spinner("Comparing with the reference…"):

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from vigil.core.errors import AlertError
-from vigil.core.monitor.drift import DriftReport, WindowDrift, drift_report
+from vigil.core.monitor.drift.report import drift_report
+from vigil.core.monitor.drift.results import DriftReport, WindowDrift
 from vigil.core.monitor.fairness import (
     MIN_GROUP_OUTCOMES,
     MIN_GROUP_ROWS,

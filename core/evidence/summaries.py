@@ -11,7 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from vigil.core.errors import VigilError
-from vigil.core.monitor.drift import DriftReport, drift_report
+from vigil.core.monitor.drift.report import drift_report
+from vigil.core.monitor.drift.results import DriftReport
 from vigil.core.monitor.fairness import FairnessReport, fairness_report
 from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.performance.results import PerformanceReport

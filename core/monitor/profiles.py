@@ -8,26 +8,30 @@ prediction score, and for binary classifiers the predicted class):
   amounts, scores with few digits); for high-precision continuous data they hold about one
   row per logged row, which is the price of exactness;
 - profile_bins: numeric histograms on the REFERENCE's bins (interior cut points at the
-  reference deciles, stored per version in reference_bins; bin i holds cut[i-1] <= v < cut[i]);
+  reference deciles, stored per version in reference_bins; bin i holds cut[i-1] <= v < cut[i],
+  core.stats.psi's edge rule);
 - profile_categories: category counts; categories unseen in the reference are their own rows.
 
 Days merge into weeks, months or any whole-day range by summing. New logs update only the
 days they touch: profile_days records each day's highest batch_id, and a refresh recomputes
 the days holding rows with a newer batch_id (ingestion commits batches in id order: one
 writer per store). The reference profile is computed once per version. Segment-filtered
-profiles are not stored: core.drift computes them on the fly from the raw log.
+profiles are not stored: core.monitor.drift computes them on the fly from the raw log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import duckdb
 
 from vigil.core.monitor.selection import log_table, reference_table
 from vigil.core.registry.versions import ModelVersion, get_version
+from vigil.core.stats.drift_tests import ColumnKind
+from vigil.core.stats.psi import bin_sql
 from vigil.core.store.sql import quote_ident, quote_literal
 
 REFERENCE_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -36,18 +40,23 @@ PREDICTED_CLASS = "predicted_class"
 PROFILE_TABLES = ("profile_columns", "profile_values", "profile_bins", "profile_categories")
 
 
+class ColumnRole(StrEnum):
+    FEATURE = "feature"
+    PREDICTION = "prediction"
+
+
 @dataclass(frozen=True)
 class ProfiledColumn:
-    """One column profiles hold: its name, kind ('num' | 'cat'), role and SQL expression."""
+    """One column profiles hold: its name, kind, role and SQL expression."""
 
     name: str
-    kind: str
-    role: str  # "feature" | "prediction"
+    kind: ColumnKind
+    role: ColumnRole
     expression: str  # over the log or reference table's columns
 
     @property
     def value_sql(self) -> str:
-        cast = "DOUBLE" if self.kind == "num" else "VARCHAR"
+        cast = "DOUBLE" if self.kind == ColumnKind.NUMERIC else "VARCHAR"
         return f"CAST({self.expression} AS {cast})"
 
 
@@ -58,18 +67,21 @@ class RefreshResult:
 
 
 def profiled_columns(version: ModelVersion) -> tuple[ProfiledColumn, ...]:
+    num, cat = ColumnKind.NUMERIC, ColumnKind.CATEGORICAL
     columns = [
-        ProfiledColumn(f.name, "cat" if f.categorical else "num", "feature", quote_ident(f.name))
+        ProfiledColumn(
+            f.name, cat if f.categorical else num, ColumnRole.FEATURE, quote_ident(f.name)
+        )
         for f in version.features
     ]
-    columns.append(ProfiledColumn(PREDICTION, "num", "prediction", "prediction"))
+    columns.append(ProfiledColumn(PREDICTION, num, ColumnRole.PREDICTION, "prediction"))
     if version.task == "binary_classification":
         threshold = 0.5 if version.decision_threshold is None else version.decision_threshold
         columns.append(
             ProfiledColumn(
                 PREDICTED_CLASS,
-                "cat",
-                "prediction",
+                cat,
+                ColumnRole.PREDICTION,
                 f"CASE WHEN prediction IS NULL THEN NULL WHEN prediction >= {float(threshold)!r} "
                 "THEN 'positive' ELSE 'negative' END",
             )
@@ -116,7 +128,7 @@ def _insert_profiles(
     columns = profiled_columns(version)
     head = f"SELECT ?, ?, {quote_literal(scope)}, day, "
     for column in columns:
-        table = "profile_values" if column.kind == "num" else "profile_categories"
+        table = "profile_values" if column.kind == ColumnKind.NUMERIC else "profile_categories"
         con.execute(
             f"INSERT INTO {table} {head}{quote_literal(column.name)}, v, count(*) FROM ("
             f"SELECT {day_sql} AS day, {column.value_sql} AS v FROM {source}) "
@@ -156,7 +168,7 @@ def _insert_profiles(
         f"""
         INSERT INTO profile_bins
         SELECT v.model_name, v.model_version, v.scope, v.day, v.feature,
-               len(list_filter(b.edges, lambda e: e <= v.value)) AS bin, sum(v.n)
+               {bin_sql("v.value", "b.edges")} AS bin, sum(v.n)
         FROM profile_values v JOIN reference_bins b
           ON b.model_name = v.model_name AND b.model_version = v.model_version
          AND b.feature = v.feature
@@ -180,7 +192,7 @@ def ensure_reference_profile(con: duckdb.DuckDBPyConnection, version: ModelVersi
     source = f"{table} WHERE model_version = ?"
     quantiles = "[" + ", ".join(str(q) for q in REFERENCE_QUANTILES) + "]"
     for column in profiled_columns(version):
-        if column.kind != "num":
+        if column.kind != ColumnKind.NUMERIC:
             continue
         cuts = _scalar(
             con,

@@ -2,8 +2,9 @@
 
 A test compares one column's reference and current aggregates (`Comparison`): counts on
 shared bins or categories, and for numeric columns the exact Kolmogorov–Smirnov statistic
-and Wasserstein distance computed in DuckDB over the raw values (see core.drift). Nothing
-here reads rows.
+and Wasserstein distance computed in DuckDB over the raw values (see
+core.monitor.drift.statistics). Nothing here reads rows. PSI is core.stats.psi's, with the
+missing values as one more bin.
 
 Default choice (like Evidently's, decided once per version by the REFERENCE size, so one
 feature keeps one test across every window of a heat map):
@@ -25,16 +26,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-PSI_EPSILON = 1e-4  # shares below this are raised to it, so PSI stays finite on empty bins
+from vigil.core.errors import VigilError
+from vigil.core.stats import psi as psi_rule
+
 SMALL_REFERENCE = 1000  # reference rows at or below which p-value tests are the default
 FAMILY_ALPHA = 0.01  # family-wise error per window for p-value tests (Bonferroni)
 MIN_ROWS = 30  # fewer non-null rows than this in a window: "too few rows", no verdict
 KS_EXACT_MAX_N = 10_000  # as scipy's ks_2samp(method="auto")
+
+
+class ColumnKind(StrEnum):
+    NUMERIC = "num"
+    CATEGORICAL = "cat"
+
+    @property
+    def word(self) -> str:
+        return "numeric" if self is ColumnKind.NUMERIC else "categorical"
 
 
 @dataclass(frozen=True)
@@ -42,10 +55,11 @@ class Comparison:
     """One column, reference vs current: aligned counts plus exact pairwise statistics.
 
     `reference_counts` / `current_counts` are on the same bins (numeric: the reference's
-    quantile bins) or categories (categorical: reference categories then unseen ones).
+    quantile bins) or categories (categorical: reference categories then unseen ones), over
+    non-missing values; `*_missing` count the missing ones (PSI's extra bin).
     """
 
-    kind: str  # "num" | "cat"
+    kind: ColumnKind
     reference_n: int
     current_n: int
     reference_counts: tuple[float, ...]
@@ -54,6 +68,8 @@ class Comparison:
     reference_std: float | None = None  # population std (ddof=0), as Evidently and numpy
     ks_statistic: float | None = None
     wasserstein: float | None = None
+    reference_missing: float = 0.0
+    current_missing: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +84,7 @@ class StatTest:
 
     name: str
     label: str
-    kinds: tuple[str, ...]
+    kinds: tuple[ColumnKind, ...]
     func: Callable[[Comparison], TestResult]
     threshold: float
     higher_is_drift: bool = True
@@ -147,21 +163,16 @@ def _wasserstein(c: Comparison) -> TestResult:
     )
 
 
-def shares(counts: tuple[float, ...]) -> np.ndarray:
-    values = np.asarray(counts, dtype=float)
-    total = values.sum()
-    return values / total if total > 0 else values
-
-
-def psi(reference_counts: tuple[float, ...], current_counts: tuple[float, ...]) -> float:
-    """Population stability index: sum((cur - ref) * ln(cur / ref)) over shares >= PSI_EPSILON."""
-    ref = np.clip(shares(reference_counts), PSI_EPSILON, None)
-    cur = np.clip(shares(current_counts), PSI_EPSILON, None)
-    return float(np.sum((cur - ref) * np.log(cur / ref)))
+def comparison_psi(c: Comparison) -> float:
+    """core.stats.psi over the comparison's bins (or categories) plus the missing-values bin."""
+    return psi_rule.psi(
+        psi_rule.binned_counts(c.reference_counts, c.reference_missing),
+        psi_rule.binned_counts(c.current_counts, c.current_missing),
+    )
 
 
 def _psi(c: Comparison) -> TestResult:
-    return TestResult(psi(c.reference_counts, c.current_counts), None)
+    return TestResult(comparison_psi(c), None)
 
 
 def chi2_homogeneity(
@@ -186,16 +197,16 @@ def _chi2(c: Comparison) -> TestResult:
 def _jensen_shannon(c: Comparison) -> TestResult:
     """scipy.spatial.distance.jensenshannon on shares (natural log; 0 <= d <= sqrt(ln 2)).
     Zero shares (unseen categories) are fine: the mixture is never zero where either is not."""
-    ref, cur = shares(c.reference_counts), shares(c.current_counts)
+    ref, cur = np.asarray(c.reference_counts, float), np.asarray(c.current_counts, float)
     if ref.sum() == 0 or cur.sum() == 0:
         return TestResult(0.0, None)
-    return TestResult(float(jensenshannon(ref, cur)), None)
+    return TestResult(float(jensenshannon(ref / ref.sum(), cur / cur.sum())), None)
 
 
 KS = StatTest(
     name="ks",
     label="Kolmogorov–Smirnov (two-sample)",
-    kinds=("num",),
+    kinds=(ColumnKind.NUMERIC,),
     func=_ks,
     threshold=FAMILY_ALPHA,
     uses_p_value=True,
@@ -203,18 +214,22 @@ KS = StatTest(
 WASSERSTEIN = StatTest(
     name="wasserstein",
     label="Wasserstein distance / reference std",
-    kinds=("num",),
+    kinds=(ColumnKind.NUMERIC,),
     func=_wasserstein,
     threshold=0.1,
     unit="reference std",
 )
 PSI = StatTest(
-    name="psi", label="Population stability index", kinds=("num", "cat"), func=_psi, threshold=0.1
+    name="psi",
+    label="Population stability index",
+    kinds=(ColumnKind.NUMERIC, ColumnKind.CATEGORICAL),
+    func=_psi,
+    threshold=0.1,
 )
 CHI2 = StatTest(
     name="chi2",
     label="Chi-squared test of homogeneity",
-    kinds=("cat",),
+    kinds=(ColumnKind.CATEGORICAL,),
     func=_chi2,
     threshold=FAMILY_ALPHA,
     uses_p_value=True,
@@ -222,7 +237,7 @@ CHI2 = StatTest(
 JENSEN_SHANNON = StatTest(
     name="jensenshannon",
     label="Jensen–Shannon distance",
-    kinds=("num", "cat"),
+    kinds=(ColumnKind.NUMERIC, ColumnKind.CATEGORICAL),
     func=_jensen_shannon,
     threshold=0.1,
 )
@@ -231,16 +246,14 @@ TESTS: dict[str, StatTest] = {t.name: t for t in (KS, WASSERSTEIN, PSI, CHI2, JE
 
 
 def get_test(name: str) -> StatTest:
-    from vigil.core.errors import VigilError
-
     try:
         return TESTS[name]
     except KeyError as err:
         raise VigilError(f"Unknown drift test '{name}'; known tests: {', '.join(TESTS)}.") from err
 
 
-def default_test(kind: str, reference_n: int) -> StatTest:
+def default_test(kind: ColumnKind, reference_n: int) -> StatTest:
     """The documented default: by column kind and reference size (see the module docstring)."""
-    if kind == "num":
+    if kind == ColumnKind.NUMERIC:
         return KS if reference_n <= SMALL_REFERENCE else WASSERSTEIN
     return CHI2 if reference_n <= SMALL_REFERENCE else JENSEN_SHANNON

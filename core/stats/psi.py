@@ -2,8 +2,9 @@
 
 Numeric values fall into bins cut at the reference's interior edges: bin i holds
 edges[i-1] <= v < edges[i] (a value on an edge goes up), the same rule in SQL (`bin_sql`) and
-in numpy (`bin_of`). Categorical values are their own bins. Missing values form one more
-bin, so a column that starts arriving empty moves PSI. Shares below PSI_EPSILON count as
+in numpy (`bin_of`); a missing value (NULL in SQL, NaN in numpy) gets MISSING_INDEX from both.
+Categorical values are their own bins. Missing values form one more bin, so a column that
+starts arriving empty moves PSI. Shares below PSI_EPSILON count as
 PSI_EPSILON, so an empty bin gives a large but finite index.
 """
 
@@ -17,19 +18,26 @@ import numpy.typing as npt
 
 PSI_EPSILON = 1e-4
 MISSING_BIN = "(missing)"
+MISSING_INDEX = -1  # what bin_of and bin_sql give a missing value
 # Conventional reading of PSI in credit risk: below 0.1 stable, 0.1-0.25 some shift, above
 # 0.25 a major shift. The gate's default threshold is the upper one.
 PSI_MAJOR_SHIFT = 0.25
 
 
 def bin_of(values: npt.ArrayLike, edges: Sequence[float]) -> npt.NDArray[np.int64]:
-    """Bin index of each value: the number of edges at or below it."""
-    return np.searchsorted(np.asarray(edges, dtype=float), np.asarray(values, dtype=float), "right")
+    """Bin index of each value: the number of edges at or below it (MISSING_INDEX for NaN)."""
+    array = np.asarray(values, dtype=float)
+    bins = np.searchsorted(np.asarray(edges, dtype=float), array, "right").astype(np.int64)
+    bins[np.isnan(array)] = MISSING_INDEX
+    return bins
 
 
 def bin_sql(value_sql: str, edges_sql: str) -> str:
     """DuckDB expression for `bin_of`: `edges_sql` is a DOUBLE[] expression or literal."""
-    return f"len(list_filter({edges_sql}, lambda e: e <= {value_sql}))"
+    return (
+        f"CASE WHEN {value_sql} IS NULL THEN {MISSING_INDEX} "
+        f"ELSE len(list_filter({edges_sql}, lambda e: e <= {value_sql})) END"
+    )
 
 
 def edges_literal(edges: Sequence[float]) -> str:

@@ -1,0 +1,2 @@
+"""Realised performance: results, metrics SQL, bootstrap, the report, the labelled baseline
+and concept drift."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from vigil.core.errors import VigilError
-from vigil.core.monitor.drift import drift_report
+from vigil.core.monitor.drift.report import drift_report
 from vigil.core.monitor.performance.baseline import Baseline, baseline_scores, default_baseline
 from vigil.core.monitor.performance.bootstrap import ece_from_scores
 from vigil.core.monitor.performance.report import performance_report

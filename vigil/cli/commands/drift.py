@@ -19,13 +19,9 @@ from vigil.cli.commands.common import (
 )
 from vigil.cli.exits import Exit
 from vigil.core.errors import VigilError
-from vigil.core.monitor.drift import (
-    ColumnDrift,
-    DriftReport,
-    WindowDrift,
-    drift_report,
-    set_threshold,
-)
+from vigil.core.monitor.drift.report import drift_report
+from vigil.core.monitor.drift.results import ColumnDrift, DriftReport, WindowDrift
+from vigil.core.monitor.drift.settings import set_threshold
 from vigil.core.monitor.selection import Selection
 from vigil.core.monitor.windows import parse_granularity
 from vigil.core.results import to_jsonable

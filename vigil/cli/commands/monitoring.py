@@ -22,7 +22,6 @@ from vigil.core.monitor.performance.results import WindowPerformance
 from vigil.core.monitor.selection import Selection, data_range
 from vigil.core.monitor.service import ServiceWindow, service_report
 from vigil.core.registry import versions as registry
-from vigil.core.stats.intervals import Estimate
 from vigil.core.store.connection import Store
 
 

@@ -12,15 +12,21 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from vigil.core.monitor.drift import pair_statistics
+from vigil.core.monitor.drift.statistics import pair_statistics
 from vigil.core.stats import drift_tests as stattests
-from vigil.core.stats.drift_tests import Comparison, ks_p_value, normed_wasserstein, psi
+from vigil.core.stats.drift_tests import (
+    ColumnKind,
+    Comparison,
+    comparison_psi,
+    ks_p_value,
+    normed_wasserstein,
+)
 
 REL = 1e-9  # floating-point summation order differs between DuckDB and numpy
 
 
 def exact_pair(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
-    """KS D and Wasserstein-1 through the SQL core.drift runs, on value counts of the arrays."""
+    """KS D and Wasserstein-1 through the SQL drift runs, on value counts of the arrays."""
     con = duckdb.connect()
     con.execute("CREATE TABLE r (value DOUBLE)")
     con.execute("CREATE TABLE c (value DOUBLE)")
@@ -72,7 +78,7 @@ def test_categorical_statistics_match_scipy_randomized(reference, current) -> No
     cur = tuple(float(v) for v in current + [0] * (size - len(current)))
     if sum(ref) == 0 or sum(cur) == 0:
         return
-    comparison = Comparison("cat", int(sum(ref)), int(sum(cur)), ref, cur)
+    comparison = Comparison(ColumnKind.CATEGORICAL, int(sum(ref)), int(sum(cur)), ref, cur)
     chi2 = stattests.CHI2(comparison)
     table = np.array([ref, cur])
     table = table[:, table.sum(axis=0) > 0]
@@ -87,12 +93,22 @@ def test_categorical_statistics_match_scipy_randomized(reference, current) -> No
     assert js == pytest.approx(expected_js, rel=1e-12, abs=1e-12)
 
 
-def test_psi_definition_with_epsilon_for_empty_bins() -> None:
+def test_psi_test_counts_missing_values_as_one_more_bin() -> None:
+    """The registry's PSI is core.stats.psi over the bins plus the missing-values bin."""
     ref, cur = (50.0, 50.0, 0.0), (40.0, 50.0, 10.0)
-    p, q = np.array([0.5, 0.5, 1e-4]), np.array([0.4, 0.5, 0.1])
-    assert psi(ref, cur) == pytest.approx(float(np.sum((q - p) * np.log(q / p))), rel=1e-12)
-    assert psi(ref, ref) == 0.0
-    assert math.isfinite(psi((10.0, 0.0), (0.0, 10.0)))
+    comparison = Comparison(
+        ColumnKind.NUMERIC, 100, 100, ref, cur, reference_missing=0.0, current_missing=25.0
+    )
+    p = np.clip(np.array([50, 50, 0, 0]) / 100, 1e-4, None)
+    q = np.clip(np.array([40, 50, 10, 25]) / 125, 1e-4, None)
+    expected = float(np.sum((q - p) * np.log(q / p)))
+    assert stattests.PSI(comparison).statistic == pytest.approx(expected, rel=1e-12)
+    assert comparison_psi(comparison) == pytest.approx(expected, rel=1e-12)
+    without_missing = Comparison(ColumnKind.NUMERIC, 100, 100, ref, cur)
+    assert comparison_psi(without_missing) < expected  # missing values move PSI
+    assert math.isfinite(
+        comparison_psi(Comparison(ColumnKind.NUMERIC, 10, 10, (10.0, 0.0), (0.0, 10.0)))
+    )
 
 
 def test_wasserstein_normed_by_reference_std_and_constant_reference_rule() -> None:
@@ -111,10 +127,10 @@ def test_wasserstein_normed_by_reference_std_and_constant_reference_rule() -> No
 
 
 def test_default_test_by_kind_and_reference_size() -> None:
-    assert stattests.default_test("num", 700).name == "ks"
-    assert stattests.default_test("num", 1001).name == "wasserstein"
-    assert stattests.default_test("cat", 1000).name == "chi2"
-    assert stattests.default_test("cat", 5000).name == "jensenshannon"
+    assert stattests.default_test(ColumnKind.NUMERIC, 700).name == "ks"
+    assert stattests.default_test(ColumnKind.NUMERIC, 1001).name == "wasserstein"
+    assert stattests.default_test(ColumnKind.CATEGORICAL, 1000).name == "chi2"
+    assert stattests.default_test(ColumnKind.CATEGORICAL, 5000).name == "jensenshannon"
 
 
 def test_scores_are_normalised_to_the_threshold() -> None:

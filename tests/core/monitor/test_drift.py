@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +16,19 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from tests.core import factories
+from tests.core.govern.people import PASSWORD, add_people
 from vigil.cli import main as cli
 from vigil.core.errors import PermissionDenied
 from vigil.core.govern import audit
 from vigil.core.govern.auth import User
+from vigil.core.govern.policy import changes as policy
 from vigil.core.ingest import predictions as ingest
 from vigil.core.monitor import profiles
-from vigil.core.monitor.drift import DriftSettingError, drift_report, set_threshold
+from vigil.core.monitor.drift.report import drift_report
+from vigil.core.monitor.drift.settings import DriftSettingError, set_threshold
 from vigil.core.monitor.selection import Segment, Selection
+from vigil.core.results import to_jsonable
+from vigil.core.stats.psi import PSI_EPSILON
 from vigil.core.store.connection import Store
 
 MODEL, VERSION = "credit-risk", "1.0"
@@ -32,6 +38,8 @@ NUMERIC = ["credit_amount", "duration", "age"]
 CATEGORICAL = ["sex", "housing", "saving_accounts", "checking_account", "purpose", "job"]
 REL = 1e-9  # DuckDB and numpy sum in different orders
 DANA = User("dana", "analyst")
+ADAM = User("adam", "admin")
+WHY = "Test of the drift settings."
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +108,45 @@ def assert_matches_scipy(window, ref: pd.DataFrame, cur: pd.DataFrame) -> None:
         assert jensenshannon(shares_ref, shares_cur) == pytest.approx(js, rel=1e-12)
 
 
+def independent_psi(ref: pd.Series, cur: pd.Series, edges: np.ndarray | None) -> float:
+    """PSI from raw values: numeric bins [edge_i-1, edge_i) by pandas.cut, categories by value,
+    missing values one more bin; shares below the epsilon raised to it."""
+
+    def counts(values: pd.Series) -> pd.Series:
+        present = values.dropna()
+        if edges is None:
+            keyed = present.astype(str).value_counts()
+        else:
+            cut = pd.cut(present.astype(float), [-np.inf, *edges, np.inf], right=False)
+            keyed = cut.value_counts(sort=False)
+            keyed.index = keyed.index.astype(str)
+        return pd.concat([keyed, pd.Series({"<missing>": values.isna().sum()})])
+
+    table = pd.concat([counts(ref), counts(cur)], axis=1).fillna(0).to_numpy(float)
+    r = np.maximum(table[:, 0] / table[:, 0].sum(), PSI_EPSILON)
+    c = np.maximum(table[:, 1] / table[:, 1].sum(), PSI_EPSILON)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def deciles(values: pd.Series) -> np.ndarray:
+    """The reference's interior decile edges (numpy's linear = DuckDB's quantile_cont)."""
+    return np.unique(np.quantile(values.dropna().to_numpy(float), np.arange(1, 10) / 10))
+
+
+def test_psi_equals_an_independent_computation_on_raw_rows(drift_store, daily) -> None:
+    ref = reference_rows(drift_store)
+    checked_missing = 0
+    for window in (daily.overall, daily.windows[60]):
+        sel = Selection(MODEL, VERSION, window.window.start, window.window.end)
+        cur = log_rows(drift_store, sel)
+        for name in [*NUMERIC, "prediction", *CATEGORICAL]:
+            edges = deciles(ref[name]) if name in [*NUMERIC, "prediction"] else None
+            expected = independent_psi(ref[name], cur[name], edges)
+            assert window.column(name).psi == pytest.approx(expected, rel=1e-9, abs=1e-12), name
+            checked_missing += int(ref[name].isna().any() or cur[name].isna().any())
+    assert checked_missing > 0  # the missing-values bin took part
+
+
 @pytest.mark.parametrize("day", ["2026-08-29", "2026-10-25", "2026-11-14"])
 def test_daily_windows_equal_scipy_on_raw_rows(drift_store, daily, day) -> None:
     start = dt.datetime.fromisoformat(day)
@@ -115,9 +162,8 @@ def test_whole_range_and_wasserstein_equal_scipy(drift_store, daily) -> None:
     assert daily.overall.rows == len(cur)
     assert_matches_scipy(daily.overall, ref, cur)
     # Wasserstein normed, via a per-feature override of the test
-    set_threshold(
-        drift_store, DANA, MODEL, feature="credit_amount", test="wasserstein", threshold=0.1
-    )
+    override = {"feature": "credit_amount", "test": "wasserstein"}
+    set_threshold(drift_store, DANA, MODEL, **override, threshold=0.1, rationale=WHY)
     try:
         report = drift_report(
             drift_store,
@@ -126,8 +172,7 @@ def test_whole_range_and_wasserstein_equal_scipy(drift_store, daily) -> None:
             multivariate=False,
         )
     finally:
-        with drift_store.transaction() as con:
-            con.execute("DELETE FROM drift_settings")
+        set_threshold(drift_store, DANA, MODEL, **override, threshold=None, rationale=WHY)
     column = report.overall.column("credit_amount")
     r, c = ref.credit_amount.to_numpy(float), cur.credit_amount.to_numpy(float)
     assert column.test == "wasserstein" and column.p_value is None
@@ -340,7 +385,17 @@ def test_incremental_update_recomputes_only_touched_days(demo_copy: Store, tmp_p
         for got, expected in zip(again[table], rows, strict=True):
             for a, b in zip(got, expected, strict=True):  # float sums come in any order
                 assert a == (pytest.approx(b, rel=1e-12) if isinstance(b, float) else b), table
-    assert full.to_dict() == second.to_dict()
+    assert comparable(full) == comparable(second)
+
+
+def comparable(report) -> object:
+    """The report as JSON, less the moments (float sums in any order) and the refresh count."""
+    out = to_jsonable(replace(report, days_recomputed=0))
+    for window in [out["overall"], *out["windows"]]:
+        for column in window["features"] + window["prediction"]:
+            for key in ("reference_mean", "current_mean", "reference_std", "current_std"):
+                column.pop(key)
+    return out
 
 
 def profile_snapshot(con) -> dict[str, list[tuple]]:
@@ -370,6 +425,7 @@ def toy(store: Store, tmp_path: Path) -> Store:
     from vigil.core.contract import parse_metadata
     from vigil.core.registry.versions import register_version
 
+    add_people(store, {"dana": "analyst", "adam": "admin"})
     register_version(
         store,
         parse_metadata(json.loads(meta_path.read_text())),
@@ -427,6 +483,16 @@ def test_hard_cases(toy: Store) -> None:
     eps = 1e-4
     p, q = np.clip(ref, eps, None), np.clip(cur, eps, None)
     assert region.psi == pytest.approx(float(np.sum((q - p) * np.log(q / p))), rel=1e-12)
+    # a column that arrives empty has no test verdict, but PSI moves: all rows in the missing bin
+    with toy.connect() as con:
+        reference = con.execute("SELECT income FROM reference_toy").df()["income"]
+        day2 = con.execute(
+            "SELECT income FROM log_toy WHERE served_at >= '2026-03-02' AND served_at < '2026-03-03'"
+        ).df()["income"]
+    assert income.psi == pytest.approx(
+        independent_psi(reference, day2, deciles(reference)), rel=1e-9
+    )
+    assert income.psi > 5
     # tiny sample: a verdict would be noise
     assert {c.status for c in by_day[3].features} == {"too few rows"}
     assert by_day[3].dataset.status == "too few rows" and by_day[3].dataset.drifted is None
@@ -441,7 +507,9 @@ def test_hard_cases(toy: Store) -> None:
     assert by_day[5].column("income").status == "drift"
     # constant reference (tenure = 5 everywhere): KS 0, no drift; Wasserstein normed by |5|
     assert by_day[5].column("tenure").statistic == 0.0
-    set_threshold(toy, DANA, "toy", feature="tenure", test="wasserstein", threshold=0.1)
+    set_threshold(
+        toy, DANA, "toy", feature="tenure", test="wasserstein", threshold=0.1, rationale=WHY
+    )
     report = drift_report(toy, sel, granularity="day", multivariate=False)
     tenure = report.windows[0].column("tenure")
     assert (tenure.test, tenure.statistic, tenure.status) == ("wasserstein", 0.0, "no drift")
@@ -468,8 +536,8 @@ def test_settings_errors_and_dataset_threshold(toy: Store) -> None:
     assert str(err.value) == (
         "vic is a viewer and cannot change drift thresholds of toy; it needs one of: analyst, admin."
     )
-    set_threshold(toy, DANA, "toy", test="dataset_share", threshold=0.2)
-    set_threshold(toy, DANA, "toy", test="ks", threshold=0.3)
+    set_threshold(toy, DANA, "toy", test="dataset_share", threshold=0.2, rationale=WHY)
+    set_threshold(toy, DANA, "toy", test="ks", threshold=0.3, rationale=WHY)
     sel = Selection("toy", "1", dt.datetime(2026, 3, 5), dt.datetime(2026, 3, 6))
     report = drift_report(toy, sel, granularity="day", multivariate=False)
     assert report.overall.column("income").threshold == pytest.approx(0.1)  # 0.3 / 3 features
@@ -478,7 +546,13 @@ def test_settings_errors_and_dataset_threshold(toy: Store) -> None:
     with toy.connect() as con:
         records = [r for r in audit.read_records(con) if r["action"].endswith("drift_threshold")]
     assert [(r["actor"], r["evidence"]) for r in records][-1][0] == "dana"
-    set_threshold(toy, DANA, "toy", test="dataset_share", threshold=None)  # back to default
+    # back to the default loosens the dataset verdict: it waits for an admin's confirmation
+    back = set_threshold(toy, DANA, "toy", test="dataset_share", threshold=None, rationale=WHY)
+    assert (
+        drift_report(toy, sel, granularity="day", multivariate=False).overall.dataset.threshold
+        == 0.2
+    )
+    policy.confirm(toy, ADAM, back.change.change_id, "Back to the default share.")
     report = drift_report(toy, sel, granularity="day", multivariate=False)
     assert report.overall.dataset.threshold == 0.5
 
@@ -542,21 +616,22 @@ def test_cli_drift_json(drift_store: Store, monkeypatch, capsys) -> None:
 
 
 def test_cli_drift_threshold(toy: Store, monkeypatch, capsys) -> None:
-    from vigil.core.govern import auth
-
-    with toy.transaction() as con:  # the toy store has no users yet
-        auth.add_user(con, "dana", "analyst", "a-long-password-1")
-    monkeypatch.setenv("VIGIL_PASSWORD", "a-long-password-1")
+    """A stricter PSI applies at once; back to the default (looser) waits for an admin."""
+    monkeypatch.setenv("VIGIL_PASSWORD", PASSWORD)
     args = ["drift-threshold", "--model", "toy", "--test", "psi", "--user", "dana"]
-    assert cli.main([*args, "--threshold", "0.2"]) == 0
-    assert capsys.readouterr().out == "toy: psi threshold for * is now 0.2\n"
+    args += ["--rationale", "PSI per the model risk policy"]
+    assert cli.main([*args, "--threshold", "0.05"]) == 0
+    assert capsys.readouterr().out == "toy: psi threshold for * is now 0.05\n"
+    stored = "SELECT feature, test, threshold FROM drift_settings"
     with toy.connect() as con:
-        assert con.execute("SELECT feature, test, threshold FROM drift_settings").fetchall() == [
-            ("*", "psi", 0.2)
-        ]
+        assert con.execute(stored).fetchall() == [("*", "psi", 0.05)]
     assert cli.main([*args, "--reset"]) == 0
     with toy.connect() as con:
-        assert con.execute("SELECT count(*) FROM drift_settings").fetchone()[0] == 0
+        assert con.execute(stored).fetchall() == [("*", "psi", 0.05)]
+        (change_id,) = con.execute("SELECT max(change_id) FROM policy_changes").fetchone()
+    policy.confirm(toy, ADAM, change_id, "Back to the default PSI.")
+    with toy.connect() as con:
+        assert con.execute(stored).fetchall() == []
 
 
 def test_cli_errors_exit_non_zero(drift_store: Store, monkeypatch, capsys) -> None:
