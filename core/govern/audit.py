@@ -28,7 +28,14 @@ from vigil.core.govern.audit_chain import (
     store_path,
     verify_records,
 )
-from vigil.core.govern.audit_key import AuditKey, checkpoint_file, load_key, require_audit_key
+from vigil.core.govern.audit_key import (
+    AuditKey,
+    Mode,
+    checkpoint_file,
+    load_key,
+    mode,
+    require_audit_key,
+)
 from vigil.core.govern.checkpoints import CheckpointState, CheckpointStatus
 from vigil.core.store.connection import Store, after_commit
 
@@ -114,8 +121,11 @@ def introduce_key(
     )
 
 
-def _checked_key(con: duckdb.DuckDBPyConnection) -> AuditKey | None:
-    """The key to write with; refused when the chain is keyed and this is not its key."""
+def _checked_key(
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[AuditKey | None, tuple[int, str | None] | None]:
+    """The key to write with and where the chain is keyed from; refused when the chain is
+    keyed and this is not its key."""
     key = require_audit_key()
     keyed = keyed_by(con)
     if keyed is not None and key is None:
@@ -128,20 +138,22 @@ def _checked_key(con: duckdb.DuckDBPyConnection) -> AuditKey | None:
             f"The audit log is keyed with key id {keyed[1]}, but the configured key has id "
             f"{key.key_id}: point VIGIL_AUDIT_KEY_FILE at the key this store was keyed with."
         )
-    return key
+    return key, keyed
 
 
 def checkpoint_after_commit(
     con: duckdb.DuckDBPyConnection, record: dict[str, Any], key: AuditKey
 ) -> None:
+    """Sign `record` as the store's newest checkpoint once the unit of work commits (the last
+    record of a batch wins); nothing is written if it rolls back."""
     db = store_path(con)
     if db is None:  # an in-memory database has nothing outside to anchor
         return
-    path, seq, head = checkpoint_file(), record["seq"], record["hash"]
+    path, seq, newest = checkpoint_file(), record["seq"], record["hash"]
     after_commit(
         con,
         "audit_checkpoint",
-        lambda: checkpoints.append(path, checkpoints.sign(db, seq, head, key)),
+        lambda: checkpoints.append(path, checkpoints.sign(db, seq, newest, key)),
     )
 
 
@@ -164,9 +176,9 @@ def append(
     With a key, the record is keyed (the first one after the key appears is preceded by a
     key-introduced record) and a signed checkpoint is appended once the transaction commits.
     Without one, production mode refuses; development mode writes an unkeyed record."""
-    key = _checked_key(con)
+    key, keyed = _checked_key(con)
     last = head(con)
-    if key is not None and keyed_by(con) is None:
+    if key is not None and keyed is None:
         intro = introduce_key(con, last, key)
         last = (intro["seq"], intro["hash"])
     fields = {
@@ -198,17 +210,21 @@ def checkpoint_status(
 
 
 def combined(chain: ChainStatus, checkpoint: CheckpointStatus) -> ChainStatus:
-    """The chain's verdict, failed if the checkpoints show truncation or a rewrite."""
-    if not chain.valid or checkpoint.ok:
+    """The chain's verdict, failed if the checkpoints show truncation or a rewrite, or if a
+    production store's log is not keyed at all (then nothing could tell a forgery apart)."""
+    if not chain.valid:
         return chain
-    return ChainStatus(
-        False,
-        chain.records,
-        checkpoint.first_bad_seq,
-        checkpoint.message,
-        chain.keyed_from,
-        chain.key_id,
-    )
+    if not checkpoint.ok:
+        message, seq = checkpoint.message, checkpoint.first_bad_seq
+    elif chain.records and chain.keyed_from is None and mode() is Mode.PRODUCTION:
+        message, seq = (
+            f"None of the {chain.records} records is keyed and VIGIL_MODE=production: a "
+            "rewritten log would verify too. Run `vigil init` to key it.",
+            1,
+        )
+    else:
+        return chain
+    return ChainStatus(False, chain.records, seq, message, chain.keyed_from, chain.key_id)
 
 
 def verify(con: duckdb.DuckDBPyConnection) -> ChainStatus:

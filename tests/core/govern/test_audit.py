@@ -204,6 +204,15 @@ def test_production_mode_refuses_writes_without_a_key(
     assert total(store) == 1
 
 
+def test_production_mode_fails_an_unkeyed_log(
+    demo_copy: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIL_MODE", "production")
+    status = report(demo_copy).chain
+    assert (status.valid, status.first_broken_seq) == (False, 1)
+    assert status.message.startswith(f"None of the {total(demo_copy)} records is keyed and ")
+
+
 def test_production_mode_refuses_a_key_inside_vigil_home(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
