@@ -299,16 +299,55 @@ def _edit(ctx: PageContext, found: tuple[AlertRule, ...]) -> None:
         for name in rules.EDITABLE
         if name != "enabled" and getattr(spec, name) != getattr(rule, name)
     }
-    if not changes:
+    threshold = spec.threshold if spec.threshold != rule.threshold else None
+    if not changes and threshold is None:
         st.info("Nothing changed.")
         return
+    said = [f"Rule {rule.rule_id} saved."]
     try:
-        rules.update_rule(ctx.store, ctx.user, rule.rule_id, changes, rationale=rationale)
+        if changes:
+            rules.update_rule(ctx.store, ctx.user, rule.rule_id, changes, rationale=rationale)
+        if threshold is not None:  # policy: loosening waits for a second admin
+            outcome = rules.set_threshold(
+                ctx.store, ctx.user, rule.rule_id, threshold, rationale=rationale
+            )
+            said.append(outcome.message)
     except VigilError as err:
         st.error(str(err))
         return
-    st.session_state[FLASH] = f"Rule {rule.rule_id} saved."
+    st.session_state[FLASH] = " ".join(said)
     st.rerun()
+
+
+def _pending(ctx: PageContext, found: tuple[AlertRule, ...]) -> None:
+    """Threshold changes that loosen a rule wait for a second admin (Policy, or the CLI)."""
+    assert ctx.model_name is not None
+    waiting = rules.pending_thresholds(ctx.store, ctx.model_name)
+    if not waiting:
+        return
+    in_force = {str(r.rule_id): r.threshold for r in found}
+    st.markdown(f"**{len(waiting)} threshold change(s) wait for a second admin**")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "change": c.change_id,
+                    "rule": int(c.key.name),
+                    "threshold now": in_force.get(c.key.name),
+                    "asked for": c.new,
+                    "by": c.proposed_by,
+                    "when": when(c.proposed_at),
+                    "why": c.rationale,
+                }
+                for c in waiting
+            ]
+        ),
+        hide_index=True, width="stretch", column_config={"why": TEXT("why", width="large")},
+    )  # fmt: skip
+    st.caption(
+        "An admin other than the one who asked confirms or rejects it on the Registry page, or "
+        "with `vigil policy confirm N`."
+    )
 
 
 def _rules(ctx: PageContext) -> None:
@@ -322,6 +361,7 @@ def _rules(ctx: PageContext) -> None:
         )  # fmt: skip
     else:
         st.info("This model has no alert rules yet.")
+    _pending(ctx, found)
     st.caption(
         "Rules are evaluated per window on every live version with traffic, when logs or "
         "labels arrive, and by `vigil check` (exit code 3 when a rule fails, 4 when it has no "

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from vigil.core.alerts.metrics import label
-from vigil.core.errors import AlertError
+from vigil.core.errors import AlertError, PermissionDenied
 from vigil.core.govern import audit
 from vigil.core.govern.auth import User, require
+from vigil.core.govern.principals import check
 from vigil.core.store.connection import Store
 
 if TYPE_CHECKING:
@@ -231,6 +232,9 @@ def _act(
     with store.transaction() as con:
         alert = get_alert(con, alert_id)
         require(user, "edit_rules", f"handle alerts of {alert.model_name}")
+        found = check(con, user)
+        if not found.current:
+            raise PermissionDenied(f"{found.message} Nothing was changed.")
         state = alert.state()
         if state not in allowed:
             raise AlertError(

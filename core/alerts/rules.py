@@ -5,6 +5,10 @@ A rule compares one metric of the table in `metrics` with a threshold, per calen
 from the version's validation value. Analysts and admins add and change rules; every change
 carries a rationale and is written to the audit trail in the same transaction, because a
 threshold is a decision about what the bank tolerates.
+
+A rule's threshold is set when the rule is added; changing it afterwards is a policy change
+(core.govern.policy): one that tightens applies at once, one that loosens (fewer alerts)
+waits for a second admin. The threshold in force is the policy's, else the rule's own.
 """
 
 from __future__ import annotations
@@ -22,15 +26,15 @@ import duckdb
 
 from vigil.core.alerts import metrics
 from vigil.core.alerts.records import close_alerts_of_rule
-from vigil.core.errors import AlertError
+from vigil.core.errors import AlertError, PermissionDenied
 from vigil.core.govern import audit
 from vigil.core.govern.auth import User, require
-from vigil.core.monitor.performance.report import validation_metrics
-from vigil.core.monitor.performance.results import BINARY, METRIC_LABELS, REGRESSION
+from vigil.core.govern.policy import changes as policy
+from vigil.core.govern.policy.thresholds import Bound, PolicyKind, ThresholdKey, alert_thresholds
+from vigil.core.govern.principals import check
 from vigil.core.monitor.windows import CALENDAR_GRANULARITIES
-from vigil.core.registry.versions import ModelVersion, get_version, list_versions, model_tables
+from vigil.core.registry.versions import ModelVersion, list_versions, model_tables
 from vigil.core.results import to_jsonable
-from vigil.core.stats.disparity import FOUR_FIFTHS
 from vigil.core.store.connection import Store
 
 
@@ -39,6 +43,12 @@ class Comparison(StrEnum):
     AT_MOST = "<="
     ABOVE = ">"
     AT_LEAST = ">="
+
+    @property
+    def bound(self) -> Bound:
+        """A rule that fires below its threshold is a minimum (lowering it loosens)."""
+        below = self in (Comparison.BELOW, Comparison.AT_MOST)
+        return Bound.MINIMUM if below else Bound.MAXIMUM
 
     def holds(self, value: float, threshold: float) -> bool:
         """True when the value is on the failing side of the threshold."""
@@ -64,10 +74,9 @@ class Severity(StrEnum):
 
 VALIDATION = "validation"  # the only baseline a relative threshold can be an offset from
 EVERY_ATTRIBUTE = "every sensitive attribute and intersection"
-EDITABLE = (
+EDITABLE = (  # the threshold changes through the policy path: set_threshold
     "metric",
     "comparison",
-    "threshold",
     "granularity",
     "severity",
     "relative_to",
@@ -198,7 +207,7 @@ def _check_attribute(
     return wanted
 
 
-def _require_rationale(rationale: str) -> str:
+def require_rationale(rationale: str) -> str:
     text = (rationale or "").strip()
     if not text:
         raise AlertError(
@@ -208,10 +217,12 @@ def _require_rationale(rationale: str) -> str:
     return text
 
 
-def _row_to_rule(row: tuple[Any, ...]) -> AlertRule:
+def _row_to_rule(row: tuple[Any, ...], policy_values: dict[str, float]) -> AlertRule:
+    """A stored rule with the threshold in force (the policy's, if one was set)."""
     values = dict(zip(COLUMNS, row, strict=True))
     values["comparison"] = Comparison(values["comparison"])
     values["severity"] = Severity(values["severity"])
+    values["threshold"] = policy_values.get(str(values["rule_id"]), values["threshold"])
     return AlertRule(**values)
 
 
@@ -223,7 +234,8 @@ def list_rules_con(
         f"SELECT {', '.join(COLUMNS)} FROM alert_rules WHERE {where} ORDER BY rule_id",
         [model_name],
     ).fetchall()
-    return [_row_to_rule(row) for row in rows]
+    in_force = alert_thresholds(con, model_name)
+    return [_row_to_rule(row, in_force) for row in rows]
 
 
 def list_rules(store: Store, model_name: str) -> tuple[AlertRule, ...]:
@@ -240,7 +252,14 @@ def get_rule(con: duckdb.DuckDBPyConnection, rule_id: int) -> AlertRule:
         raise AlertError(
             f"Alert rule {rule_id} does not exist; list rules with `vigil rules list`."
         )
-    return _row_to_rule(row)
+    return _row_to_rule(row, alert_thresholds(con, str(row[COLUMNS.index("model_name")])))
+
+
+def _require_current(con: duckdb.DuckDBPyConnection, user: User) -> None:
+    """A session whose user was disabled or changed role since signing in changes nothing."""
+    found = check(con, user)
+    if not found.current:
+        raise PermissionDenied(f"{found.message} Nothing was changed.")
 
 
 def _now() -> dt.datetime:
@@ -252,9 +271,10 @@ def _evidence(rule: AlertRule) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in ("created_at", "updated_at")}
 
 
-def _insert(
+def insert_rule(
     con: duckdb.DuckDBPyConnection, model_name: str, spec: RuleSpec, user: User, rationale: str
 ) -> AlertRule:
+    _require_current(con, user)
     checked = _check(con, model_name, spec)
     row = con.execute("SELECT nextval('alert_rule_seq')").fetchone()
     assert row is not None
@@ -286,9 +306,9 @@ def add_rule(
 ) -> AlertRule:
     """Store a new rule for the model (analysts and admins), audited in the same transaction."""
     require(user, "edit_rules", f"edit alert rules of {model_name}")
-    why = _require_rationale(rationale)
+    why = require_rationale(rationale)
     with store.transaction() as con:
-        return _insert(con, model_name, spec, user, why)
+        return insert_rule(con, model_name, spec, user, why)
 
 
 def _edit_action(before: AlertRule, after: AlertRule) -> str:
@@ -302,18 +322,24 @@ def _edit_action(before: AlertRule, after: AlertRule) -> str:
 def update_rule(
     store: Store, user: User, rule_id: int, changes: Mapping[str, Any], *, rationale: str
 ) -> AlertRule:
-    """Change fields of a rule (see EDITABLE), audited. A change to what the rule measures, or
-    disabling it, closes its open alerts: they no longer describe this rule, and the next
-    evaluation fires again whatever still fails."""
+    """Change fields of a rule (see EDITABLE; the threshold: set_threshold), audited. A change
+    to what the rule measures, or disabling it, closes its open alerts: they no longer
+    describe this rule, and the next evaluation fires again whatever still fails."""
+    if "threshold" in changes:
+        raise AlertError(
+            "A rule's threshold is policy: change it with set_threshold (`vigil rules edit "
+            "--threshold`, or the Alerts page), where loosening it waits for a second admin."
+        )
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise AlertError(
             f"Cannot change {', '.join(unknown)} of a rule; editable: {', '.join(EDITABLE)}."
         )
-    why = _require_rationale(rationale)
+    why = require_rationale(rationale)
     with store.transaction() as con:
         before = get_rule(con, rule_id)
         require(user, "edit_rules", f"edit alert rules of {before.model_name}")
+        _require_current(con, user)
         spec = _check(con, before.model_name, replace(before, **changes))
         after = replace(before, **{k: getattr(spec, k) for k in EDITABLE})
         after = replace(after, updated_by=user.username, updated_at=_now())
@@ -344,76 +370,37 @@ def update_rule(
         return after
 
 
+def set_threshold(
+    store: Store, user: User, rule_id: int, value: float, *, rationale: str
+) -> policy.ChangeOutcome:
+    """Ask for a rule's threshold to become `value`, through the policy path: applied now if
+    it tightens the rule (more alerts), pending a second admin if it loosens it."""
+    with store.connect() as con:
+        rule = get_rule(con, rule_id)
+        row = con.execute("SELECT threshold FROM alert_rules WHERE rule_id = ?", [rule_id])
+        own = row.fetchone()
+    assert own is not None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise AlertError(f"The threshold must be a finite number, not {value!r}.")
+    return policy.propose(
+        store,
+        user,
+        ThresholdKey(rule.model_name, PolicyKind.ALERT, str(rule_id)),
+        float(value),
+        rationale=rationale,
+        bound=rule.comparison.bound,
+        default=float(own[0]),
+        permission="edit_rules",
+    )
+
+
+def pending_thresholds(store: Store, model_name: str) -> tuple[policy.PolicyChange, ...]:
+    """Threshold changes of the model's rules that wait for a second admin."""
+    found = policy.pending_changes(store, model_name)
+    return tuple(c for c in found if c.key.kind is PolicyKind.ALERT)
+
+
 def set_rule_enabled(
     store: Store, user: User, rule_id: int, enabled: bool, *, rationale: str
 ) -> AlertRule:
     return update_rule(store, user, rule_id, {"enabled": enabled}, rationale=rationale)
-
-
-def default_rules(version: ModelVersion) -> list[RuleSpec]:
-    """A starting set for a model: performance against validation, service health, data and
-    prediction drift, and the four-fifths rule on every sensitive attribute."""
-    _, validation = validation_metrics(version)
-    rules: list[RuleSpec] = []
-    below, above = Comparison.BELOW, Comparison.ABOVE
-    warning, critical = Severity.WARNING, Severity.CRITICAL
-    if version.task == BINARY:
-        for name, severity in (("roc_auc", critical), ("accuracy", warning)):
-            if name in validation:
-                rules.append(
-                    RuleSpec(
-                        name, below, -0.05, "week", severity, relative_to=VALIDATION,
-                        description=f"{METRIC_LABELS[name]} more than 0.05 below validation.",
-                    )
-                )  # fmt: skip
-    elif version.task == REGRESSION and "rmse" in validation:
-        rules.append(
-            RuleSpec(
-                "rmse", above, 0.1 * validation["rmse"], "week", critical,
-                relative_to=VALIDATION, description="RMSE more than 10 % above validation.",
-            )
-        )  # fmt: skip
-    rules += [
-        # 2 %: with a few hundred predictions a day, 1 % is within day-to-day noise.
-        RuleSpec("error_rate", above, 0.02, "day", warning, description="More than 2 % errors."),
-        RuleSpec("latency_p99", above, 500.0, "day", warning, description="p99 latency > 500 ms."),
-        RuleSpec(
-            "label_coverage", below, 0.5, "week", warning, min_age_days=35,
-            description="Fewer than half the predictions labelled 35 days on.",
-        ),
-        RuleSpec(
-            "drifted_features", above, 0.0, "week", warning,
-            description="A feature drifted against the reference data.",
-        ),
-        RuleSpec(
-            "prediction_drift", above, 1.0, "week", warning,
-            description="The predictions drifted against the reference data.",
-        ),
-    ]  # fmt: skip
-    if version.task == BINARY and version.sensitive:
-        rules.append(
-            RuleSpec(
-                "demographic_parity_ratio", below, FOUR_FIFTHS, "week", critical,
-                description="A group's approval rate below four fifths of the most favoured "
-                "group's, on any sensitive attribute or intersection.",
-            )
-        )  # fmt: skip
-    return rules
-
-
-def install_default_rules(
-    store: Store,
-    user: User,
-    model_name: str,
-    model_version: str,
-    *,
-    rationale: str = "Default alert rules for a newly monitored model.",
-) -> list[AlertRule]:
-    """Add default_rules(version) for the model unless it already has rules; audited."""
-    require(user, "edit_rules", f"edit alert rules of {model_name}")
-    why = _require_rationale(rationale)
-    with store.transaction() as con:
-        if list_rules_con(con, model_name):
-            return []
-        version = get_version(con, model_name, model_version)
-        return [_insert(con, model_name, spec, user, why) for spec in default_rules(version)]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from vigil.core.alerts.defaults import install_default_rules
 from vigil.core.alerts.evaluate import refresh_after_ingest
-from vigil.core.alerts.rules import install_default_rules
 from vigil.core.contract import parse_metadata
 from vigil.core.demo import model as demo_model
 from vigil.core.demo.traffic import Calendar, simulate

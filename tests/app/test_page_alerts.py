@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import run_page, texts
-from vigil.core.alerts import evaluate, records, rules
+from vigil.core.alerts import defaults, evaluate, records, rules
 from vigil.core.alerts.records import AlertState
 from vigil.core.alerts.rules import Comparison, RuleSpec
 from vigil.core.govern import audit
@@ -34,7 +34,7 @@ def bare(demo_copy: Store) -> Store:
 
 @pytest.fixture
 def fired(bare: Store) -> Store:
-    rules.install_default_rules(bare, DANA, MODEL, "1.0")
+    defaults.install_default_rules(bare, DANA, MODEL, "1.0")
     evaluate.evaluate(bare, MODEL, as_of=AS_OF)
     return bare
 
@@ -186,3 +186,22 @@ def test_what_people_typed_is_never_rendered_as_markdown(fired: Store) -> None:
     assert payload in shown  # the note and the description are there, as table cells
     rendered = [m.value for m in (*at.markdown, *at.caption, *at.success, *at.info)]
     assert not [m for m in rendered if "attacker.example" in m]
+
+
+def test_loosening_a_threshold_on_the_page_waits_for_a_second_admin(bare: Store) -> None:
+    spec = RuleSpec("error_rate", Comparison.ABOVE, 0.02, "day")
+    rule = rules.add_rule(bare, DANA, MODEL, spec, rationale="Errors cost money.")
+    at = run_page(bare, "alerts", user="dana")
+    form = next(
+        f for f in at.get("form") if f.proto.form.form_id == f"alerts_edit_form_{rule.rule_id}"
+    )
+    form.number_input[0].set_value(0.05)
+    form.text_area[0].input("Too many alerts on quiet days.")
+    next(b for b in form.button if b.label == "Save rule").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert "loosens the policy: it waits for a second admin" in texts(at)
+    assert rules.list_rules(bare, MODEL)[0].threshold == 0.02
+    waiting = next(d.value for d in at.dataframe if "asked for" in d.value.columns)
+    assert list(waiting["asked for"]) == [0.05]
+    assert list(waiting["why"]) == ["Too many alerts on quiet days."]

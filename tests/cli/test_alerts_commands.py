@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import DEMO_PASSWORD
 from vigil.cli.exits import Exit
 from vigil.cli.main import main
-from vigil.core.alerts import records, rules
+from vigil.core.alerts import defaults, records, rules
 from vigil.core.alerts.records import AlertState
 from vigil.core.alerts.rules import Comparison, RuleSpec
 from vigil.core.govern import audit
@@ -42,7 +42,7 @@ def _rule(store: Store, metric: str, comparison: Comparison, threshold: float, g
 
 
 def test_check_exits_3_when_a_rule_fails(bare: Store, capsys: pytest.CaptureFixture[str]) -> None:
-    rules.install_default_rules(bare, DANA, MODEL, "1.0")
+    defaults.install_default_rules(bare, DANA, MODEL, "1.0")
     assert main(["check", "--model", MODEL, "--version", "1.0", "--json"]) == Exit.FAILED == 3
     payload = json.loads(capsys.readouterr().out)
     assert payload["outcome"] == "fail" and payload["failed"] is True
@@ -129,17 +129,30 @@ def test_rules_commands(bare: Store, capsys: pytest.CaptureFixture[str], signed_
         main(["rules", "edit", rule_id, "--threshold", "0.03", "--user", "adam"])
     assert usage.value.code == Exit.USAGE
     capsys.readouterr()
-    edit = ["rules", "edit", rule_id, "--threshold", "0.03", "--rationale", "Noise."]
+    edit = ["rules", "edit", rule_id, "--threshold", "0.01", "--rationale", "Noise."]
     assert main([*edit, "--user", "adam"]) == Exit.OK
+    assert capsys.readouterr().out == (
+        f"The threshold of alert rule {rule_id} of credit-risk is now 0.01 (was 0.02).\n"
+    )
     toggle = ["rules", "disable", rule_id, "--rationale", "Maintenance week.", "--user", "dana"]
     assert main(toggle) == Exit.OK
-    capsys.readouterr()
+    loosen = ["rules", "edit", rule_id, "--threshold", "0.05", "--rationale", "Too noisy."]
+    assert main([*loosen, "--user", "dana"]) == Exit.OK
+    assert "waits for a second admin" in capsys.readouterr().out
+    assert main(["rules", "list", "--model", MODEL]) == Exit.OK
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .startswith(
+            f"pending: rule #{rule_id} threshold 0.01 → 0.05, proposed by dana; waits for a second"
+        )
+    )
     assert main(["rules", "list", "--model", MODEL, "--json"]) == Exit.OK
     (rule,) = json.loads(capsys.readouterr().out)
-    assert (rule["threshold"], rule["enabled"], rule["updated_by"]) == (0.03, False, "dana")
+    assert (rule["threshold"], rule["enabled"], rule["updated_by"]) == (0.01, False, "dana")
     with bare.connect() as con:
-        rationales = [r["rationale"] for r in audit.read_records(con)][-3:]
-    assert rationales == ["Errors cost money.", "Noise.", "Maintenance week."]
+        rationales = [r["rationale"] for r in audit.read_records(con)][-4:]
+    assert rationales == ["Errors cost money.", "Noise.", "Maintenance week.", "Too noisy."]
     assert main(["rules", "defaults", "--model", MODEL, "--user", "dana"]) == Exit.OK
     assert capsys.readouterr().out == "credit-risk already has rules; nothing added.\n"
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from tests.core.alerts.conftest import DANA, WHY
-from vigil.core.alerts import evaluate, rules
+from vigil.core.alerts import defaults, evaluate, rules
 from vigil.core.alerts.evaluate import Outcome
 from vigil.core.alerts.rules import Comparison, RuleSpec
 from vigil.core.monitor.performance.report import performance_report, validation_metrics
@@ -28,7 +28,7 @@ def _add(store: Store, spec: RuleSpec) -> rules.AlertRule:
 
 
 def test_each_window_is_judged_on_the_reports_numbers(bare: Store) -> None:
-    rules.install_default_rules(bare, DANA, MODEL, "1.0")
+    defaults.install_default_rules(bare, DANA, MODEL, "1.0")
     report = evaluate.evaluate(bare, MODEL, "1.0", as_of=AS_OF, record=False)
     selection = Selection(MODEL, "1.0", dt.datetime(2026, 8, 26), dt.datetime(2026, 11, 24))
     weekly = {w.start: w for w in performance_report(bare, selection, intervals=False).windows}

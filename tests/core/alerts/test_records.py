@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from tests.core.alerts.conftest import ADAM, DANA, RITA, VIC, WHY
-from vigil.core.alerts import evaluate, records, rules
+from vigil.core.alerts import defaults, evaluate, records, rules
 from vigil.core.alerts.records import AlertState
 from vigil.core.alerts.rules import Comparison, RuleSpec
 from vigil.core.errors import AlertError, PermissionDenied
@@ -22,7 +22,7 @@ AS_OF = dt.datetime(2026, 11, 23, 23, 0)
 
 @pytest.fixture
 def fired(bare: Store) -> Store:
-    rules.install_default_rules(bare, DANA, MODEL, "1.0")
+    defaults.install_default_rules(bare, DANA, MODEL, "1.0")
     evaluate.evaluate(bare, MODEL, as_of=AS_OF)
     return bare
 
@@ -46,16 +46,17 @@ def test_alerts_are_stored_once_and_resolved_when_the_window_passes(fired: Store
     again = evaluate.evaluate(fired, MODEL, as_of=AS_OF)
     assert again.fired == 0 and again.resolved == 0
     accuracy = next(r for r in rules.list_rules(fired, MODEL) if r.metric == "accuracy")
-    rules.update_rule(fired, DANA, accuracy.rule_id, {"threshold": -0.2}, rationale=WHY)
+    rules.update_rule(fired, DANA, accuracy.rule_id, {"granularity": "month"}, rationale=WHY)
     assert not any(a.metric == "accuracy" for a in records.overview_status(fired, MODEL))
     closed = [a for a in records.list_alerts(fired, MODEL) if a.metric == "accuracy"]
     assert closed and all(
         a.state() is AlertState.RESOLVED and a.resolved_by is None for a in closed
     )
-    assert closed[0].note.startswith(
-        f"rule {accuracy.rule_id} changed: accuracy < validation − 0.2"
+    assert closed[0].note == (
+        f"rule {accuracy.rule_id} changed: accuracy < validation − 0.05 per month"
     )
-    assert evaluate.evaluate(fired, MODEL, as_of=AS_OF).fired == 0
+    later = evaluate.evaluate(fired, MODEL, as_of=AS_OF)
+    assert later.fired == len([r for r in later.failures if r.rule.metric == "accuracy"]) > 0
 
 
 def test_alerts_follow_a_version_and_a_range(fired: Store) -> None:

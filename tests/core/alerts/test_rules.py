@@ -9,11 +9,12 @@ import duckdb
 import pytest
 
 from tests.core.alerts.conftest import ADAM, DANA, RITA, VIC, WHY
-from vigil.core.alerts import rules
+from vigil.core.alerts import defaults, evaluate, rules
 from vigil.core.alerts.rules import Comparison, RuleSpec, Severity
-from vigil.core.errors import AlertError, PermissionDenied
+from vigil.core.errors import AlertError, PermissionDenied, VigilError
 from vigil.core.govern import audit
 from vigil.core.govern.auth import User
+from vigil.core.govern.policy import changes as policy
 from vigil.core.store.connection import Store
 from vigil.core.store.schema import m003_alerts, m009_alert_actions
 
@@ -55,7 +56,7 @@ def test_every_edit_needs_a_rationale(bare: Store, rationale: str) -> None:
 
 
 def test_default_rules_and_every_edit_are_audited(bare: Store) -> None:
-    installed = rules.install_default_rules(bare, DANA, MODEL, "1.0")
+    installed = defaults.install_default_rules(bare, DANA, MODEL, "1.0")
     assert [r.describe() for r in rules.list_rules(bare, MODEL)] == [
         "roc_auc < validation − 0.05 per week",
         "accuracy < validation − 0.05 per week",
@@ -67,15 +68,15 @@ def test_default_rules_and_every_edit_are_audited(bare: Store) -> None:
         "demographic_parity_ratio < 0.8 on every sensitive attribute and intersection per week",
     ]
     assert [r.severity for r in installed][-1] is Severity.CRITICAL
-    assert rules.install_default_rules(bare, DANA, MODEL, "1.0") == []
+    assert defaults.install_default_rules(bare, DANA, MODEL, "1.0") == []
     edited = rules.update_rule(
-        bare, ADAM, installed[2].rule_id, {"threshold": 0.03}, rationale="Noise at 2 %."
+        bare, ADAM, installed[2].rule_id, {"granularity": "week"}, rationale="Days are noisy."
     )
-    assert edited.threshold == 0.03 and edited.updated_by == "adam"
+    assert edited.granularity == "week" and edited.updated_by == "adam"
     rules.set_rule_enabled(bare, DANA, installed[3].rule_id, False, rationale="Known slow week.")
     assert _actions(bare)[-10:] == [
         *[("add_alert_rule", "dana", "Default alert rules for a newly monitored model.")] * 8,
-        ("edit_alert_rule", "adam", "Noise at 2 %."),
+        ("edit_alert_rule", "adam", "Days are noisy."),
         ("disable_alert_rule", "dana", "Known slow week."),
     ]
     with bare.connect() as con:
@@ -83,9 +84,73 @@ def test_default_rules_and_every_edit_are_audited(bare: Store) -> None:
         record = audit.read_records(con)[-2]
     evidence = record["evidence"]
     evidence = json.loads(evidence) if isinstance(evidence, str) else evidence
-    assert evidence["changes"] == {"threshold": [0.02, 0.03]}
+    assert evidence["changes"] == {"granularity": ["day", "week"]}
     assert evidence["before"] == "error_rate > 0.02 per day"
-    assert evidence["after"] == "error_rate > 0.03 per day"
+    assert evidence["after"] == "error_rate > 0.02 per week"
+
+
+def _error_rule(store: Store) -> rules.AlertRule:
+    spec = RuleSpec("error_rate", Comparison.ABOVE, 0.02, "day")
+    return rules.add_rule(store, DANA, MODEL, spec, rationale=WHY)
+
+
+def test_a_threshold_that_tightens_applies_at_once(bare: Store) -> None:
+    rule = _error_rule(bare)
+    outcome = rules.set_threshold(bare, DANA, rule.rule_id, 0.01, rationale="Errors cost money.")
+    assert outcome.message == (
+        f"The threshold of alert rule {rule.rule_id} of credit-risk is now 0.01 (was 0.02)."
+    )
+    assert rules.list_rules(bare, MODEL)[0].threshold == 0.01
+    assert _actions(bare)[-1] == ("set_alert_threshold", "dana", "Errors cost money.")
+    report = evaluate.evaluate(bare, MODEL, "1.0", record=False)
+    assert {r.threshold for r in report.results} == {0.01}
+
+
+def test_a_threshold_that_loosens_waits_for_a_second_admin(bare: Store) -> None:
+    rule = _error_rule(bare)
+    outcome = rules.set_threshold(bare, DANA, rule.rule_id, 0.05, rationale="Too many alerts.")
+    assert "loosens the policy: it waits for a second admin" in outcome.message
+    assert rules.list_rules(bare, MODEL)[0].threshold == 0.02  # nothing changed yet
+    (waiting,) = rules.pending_thresholds(bare, MODEL)
+    assert (waiting.key.name, waiting.new, waiting.proposed_by) == (str(rule.rule_id), 0.05, "dana")
+    with pytest.raises(PermissionDenied):  # an analyst cannot confirm
+        policy.confirm(bare, DANA, waiting.change_id, "Fine by me.")
+    policy.confirm(bare, ADAM, waiting.change_id, "Reviewed the error budget.")
+    assert rules.list_rules(bare, MODEL)[0].threshold == 0.05
+    assert rules.pending_thresholds(bare, MODEL) == ()
+    assert _actions(bare)[-2:] == [
+        ("propose_alert_threshold", "dana", "Too many alerts."),
+        ("set_alert_threshold", "adam", "Reviewed the error budget."),
+    ]
+
+
+def test_an_admin_cannot_confirm_their_own_loosening(bare: Store) -> None:
+    rule = _error_rule(bare)
+    rules.set_threshold(bare, ADAM, rule.rule_id, 0.05, rationale="Too many alerts.")
+    (waiting,) = rules.pending_thresholds(bare, MODEL)
+    with pytest.raises(VigilError) as err:
+        policy.confirm(bare, ADAM, waiting.change_id, "Mine.")
+    assert str(err.value).startswith("Four-eyes: you (adam) proposed policy change")
+    assert rules.list_rules(bare, MODEL)[0].threshold == 0.02
+
+
+def test_a_threshold_is_not_an_ordinary_edit(bare: Store) -> None:
+    rule = _error_rule(bare)
+    with pytest.raises(AlertError) as err:
+        rules.update_rule(bare, ADAM, rule.rule_id, {"threshold": 0.5}, rationale=WHY)
+    assert str(err.value).startswith("A rule's threshold is policy: change it with set_threshold")
+
+
+def test_a_stale_session_changes_nothing(bare: Store) -> None:
+    with bare.transaction() as con:
+        con.execute("UPDATE users SET role = 'viewer' WHERE username = 'dana'")
+    spec = RuleSpec("error_rate", Comparison.ABOVE, 0.05, "day")
+    with pytest.raises(PermissionDenied) as err:
+        rules.add_rule(bare, DANA, MODEL, spec, rationale=WHY)
+    assert str(err.value) == (
+        "The role of dana changed from analyst to viewer since signing in. Nothing was changed."
+    )
+    assert rules.list_rules(bare, MODEL) == ()
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from vigil.cli.commands.common import (
 )
 from vigil.cli.commands.monitoring import resolve_version
 from vigil.cli.exits import Exit
-from vigil.core.alerts import metrics, records, rules
+from vigil.core.alerts import defaults, metrics, records, rules
 from vigil.core.alerts.evaluate import AlertReport, Outcome, RuleSummary, evaluate
 from vigil.core.errors import VigilError
 from vigil.core.monitor.windows import CALENDAR_GRANULARITIES
@@ -127,6 +127,13 @@ def cmd_rules_list(args: argparse.Namespace) -> int:
         print(_rule_line(rule))
     if not found:
         print(f"No alert rules for {args.model}.")
+    in_force = {str(r.rule_id): r.threshold for r in found}
+    for change in rules.pending_thresholds(store(), args.model):
+        print(
+            f"pending: rule #{change.key.name} threshold {in_force.get(change.key.name)} → "
+            f"{change.new}, proposed by {change.proposed_by}; waits for a second admin "
+            f"(vigil policy confirm {change.change_id})"
+        )
     return Exit.OK
 
 
@@ -206,13 +213,20 @@ def cmd_rules_edit(args: argparse.Namespace) -> int:
         changes["relative_to"] = _relative(args.relative_to)
     if args.attribute is not None:
         changes["attribute"] = args.attribute or None
-    if not changes:
+    threshold = changes.pop("threshold", None)
+    if not changes and threshold is None:
         raise VigilError("Nothing to change: give at least one of --metric, --threshold, ….")
-    rule = rules.update_rule(st, user, args.rule_id, changes, rationale=args.rationale)
+    if changes:
+        rule = rules.update_rule(st, user, args.rule_id, changes, rationale=args.rationale)
+        if not args.json:
+            print(f"Updated {_rule_line(rule)}")
+    if threshold is not None:  # policy: a loosening waits for a second admin
+        outcome = rules.set_threshold(st, user, args.rule_id, threshold, rationale=args.rationale)
+        if not args.json:
+            print(outcome.message)
     if args.json:
-        print_results(rule)
-    else:
-        print(f"Updated {_rule_line(rule)}")
+        with st.connect() as con:
+            print_results(rules.get_rule(con, args.rule_id))
     return Exit.OK
 
 
@@ -251,7 +265,7 @@ def cmd_rules_defaults(args: argparse.Namespace) -> int:
     st = store()
     user = acting_user(args, st)
     version = resolve_version(st, args.model, args.version)
-    added = rules.install_default_rules(
+    added = defaults.install_default_rules(
         st, user, args.model, version.model_version, rationale=args.rationale
     )
     if not added:
