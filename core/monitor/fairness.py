@@ -48,7 +48,6 @@ from vigil.core.monitor.windows import calendar_start, calendar_windows, window_
 from vigil.core.registry import versions as registry
 from vigil.core.registry.versions import ModelVersion
 from vigil.core.store.connection import Store
-from vigil.core.store.pending import LABELS
 from vigil.core.store.sql import quote_ident
 
 MIN_GROUP_ROWS = 30
@@ -303,7 +302,7 @@ def _cells(
                CAST(b.label AS INTEGER) AS y_true,
                count(*) AS n
         FROM {log_table(con, selection.model_name)} AS l
-        LEFT JOIN {LABELS} AS b ON b.model_name = ? AND b.prediction_id = l.prediction_id
+        LEFT JOIN labels AS b ON b.model_name = ? AND b.prediction_id = l.prediction_id
         WHERE {where} AND l.status = 'ok' AND l.prediction IS NOT NULL
         GROUP BY ALL
         """,
