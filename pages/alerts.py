@@ -69,13 +69,13 @@ ALERT_COLUMNS = {
 }
 
 
-def _in_range(ctx: PageContext, states: tuple[AlertState, ...] | None) -> tuple[Alert, ...]:
+def _in_range(ctx: PageContext) -> tuple[Alert, ...]:
+    """The sidebar version's alerts whose window overlaps the sidebar's range."""
     assert ctx.model_name is not None and ctx.version is not None
     sel = ctx.selection
     return records.list_alerts(
         ctx.store, ctx.model_name, version=ctx.version.model_version,
         start=None if sel is None else sel.start, end=None if sel is None else sel.end,
-        states=states,
     )  # fmt: skip
 
 
@@ -101,9 +101,10 @@ def _alerts(ctx: PageContext) -> tuple[Alert, ...]:
     st.subheader(f"Alerts of version {ctx.version.model_version} in this range")
     if ctx.user.can("edit_rules"):
         _evaluate_button(ctx)
-    active = _in_range(ctx, (AlertState.OPEN, AlertState.ACKNOWLEDGED))
-    snoozed = _in_range(ctx, (AlertState.SNOOZED,))
-    resolved = _in_range(ctx, (AlertState.RESOLVED,))
+    found = _in_range(ctx)
+    active = tuple(a for a in found if a.state().active)
+    snoozed = tuple(a for a in found if a.state() is AlertState.SNOOZED)
+    resolved = tuple(a for a in found if a.state() is AlertState.RESOLVED)
     if not active:
         st.success("No active alert in this range.")
     else:
