@@ -151,6 +151,18 @@ def check_key(record: KeyRecord | None, token: str, scope: str, now: dt.datetime
     return principal
 
 
+USER_SCOPES = {"ingest": "ingest"}  # scope kind -> the role permission that grants it
+
+
+def user_principal(user: auth.User) -> Principal:
+    """A signed-in user as a principal: ingest on every model if the role may ingest. Lets a
+    command accept either a user or a service account's key and check one scope."""
+    scopes = frozenset(
+        f"{kind}:*" for kind, permission in USER_SCOPES.items() if user.can(permission)
+    )
+    return Principal(user.username, PrincipalKind.USER, scopes, role=user.role)
+
+
 def require_scope(principal: Principal, scope: str) -> None:
     if not principal.allows(scope):
         held = ", ".join(sorted(principal.scopes)) or "none"

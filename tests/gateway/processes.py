@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-LAUNCH = (
+LAUNCH = (  # what `vigil gateway --port P --workers N` runs
     "import sys; from vigil.core.store.connection import Store; "
     "from vigil.gateway.server import ServerOptions, run; "
     "sys.exit(run(Store.default(), ServerOptions(port=int(sys.argv[1]), workers=int(sys.argv[2]))))"

@@ -177,3 +177,15 @@ def test_list_shows_status_and_never_a_verifier(served: Store) -> None:
     assert infos[dropped.key_id].status is tokens.KeyStatus.REVOKED
     assert not any(hasattr(i, "verifier") for i in infos.values())
     assert tokens.list_keys(served, "other") == []
+
+
+def test_users_and_keys_meet_the_same_scope_check(served: Store) -> None:
+    from vigil.core.govern.auth import User
+
+    tokens.require_scope(tokens.user_principal(ANALYST), "ingest:toy")
+    with pytest.raises(PermissionDenied, match="vic"):
+        tokens.require_scope(tokens.user_principal(User("vic", "viewer")), "ingest:toy")
+    with pytest.raises(PermissionDenied):
+        tokens.require_scope(tokens.user_principal(User("rita", "approver")), "ingest:toy")
+    principal = tokens.authenticate_token(served, issue(served, "ingest:toy").token, "ingest:toy")
+    tokens.require_scope(principal, "ingest:toy")
