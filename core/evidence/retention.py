@@ -22,8 +22,9 @@ from vigil.core.govern import audit
 from vigil.core.govern.auth import User
 from vigil.core.monitor import profiles
 from vigil.core.monitor.selection import log_table
-from vigil.core.registry.versions import list_model_names, list_versions
+from vigil.core.registry.versions import list_model_names, list_versions, model_tables
 from vigil.core.store.connection import Store
+from vigil.core.store.sql import quote_ident
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _purge_model(
 ) -> tuple[int, int]:
     for version in list_versions(con, model_name):
         profiles.refresh(con, model_name, version.model_version)
-    table = log_table(con, model_name)
+    table = quote_ident(model_tables(con, model_name).log_table)  # the table itself
     deleted = con.execute(f"DELETE FROM {table} WHERE served_at < ?", [limit]).fetchone()
     rows = int(deleted[0]) if deleted else 0
     kept = con.execute(

@@ -15,6 +15,7 @@ from vigil.core.monitor.selection import Selection, log_table
 from vigil.core.registry import versions as registry
 from vigil.core.registry.versions import ModelVersion
 from vigil.core.store.connection import Store
+from vigil.core.store.pending import LABELS
 
 LOGGED_TOLERANCE = 1e-4  # the served score and the artifact's may differ by float rounding
 
@@ -61,7 +62,7 @@ def _logged_row(
             f"SELECT l.model_version, l.served_at, l.status, l.prediction, lb.label, l.* "
             f"EXCLUDE (model_version, served_at, status, prediction) "
             f"FROM {log_table(con, model_name)} l "
-            "LEFT JOIN labels lb ON lb.model_name = ? AND lb.prediction_id = l.prediction_id "
+            f"LEFT JOIN {LABELS} lb ON lb.model_name = ? AND lb.prediction_id = l.prediction_id "
             f"WHERE l.prediction_id = ?{version_filter} LIMIT 1",
             params,
         ).df()
@@ -151,7 +152,7 @@ def recent_predictions(
     with store.connect() as con:
         rows = con.execute(
             f"SELECT l.prediction_id, l.served_at, l.prediction, lb.label "
-            f"FROM {log_table(con, selection.model_name)} l LEFT JOIN labels lb "
+            f"FROM {log_table(con, selection.model_name)} l LEFT JOIN {LABELS} lb "
             "ON lb.model_name = ? AND lb.prediction_id = l.prediction_id "
             f"WHERE {where} AND l.status = 'ok' ORDER BY l.served_at DESC, l.prediction_id "
             "LIMIT ?",

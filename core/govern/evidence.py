@@ -22,6 +22,7 @@ from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.selection import Selection, log_table
 from vigil.core.registry.versions import ModelVersion, Status, aliases, get_version
 from vigil.core.store.connection import Store
+from vigil.core.store.pending import LABELS
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def traffic_counts(
                count(*) FILTER (WHERE l.status <> 'ok') AS errors,
                count(lb.label) AS labelled
         FROM {log_table(con, model_name)} l
-        LEFT JOIN (SELECT DISTINCT ON (prediction_id) prediction_id, label FROM labels
+        LEFT JOIN (SELECT DISTINCT ON (prediction_id) prediction_id, label FROM {LABELS}
                    WHERE model_name = ?) lb USING (prediction_id)
         WHERE l.model_version IN ({marks}) AND l.served_at >= ? AND l.served_at < ?
         GROUP BY l.model_version

@@ -1,18 +1,30 @@
-"""What one ingest run did with a file: its result, its quarantine records and its batch row.
+"""What one ingest run does with a checked file: its quarantine records, its rows, its batch.
 
 Every run satisfies read = stored + quarantined + already_present. A row quarantined before
 is not quarantined twice (it is counted as quarantined again, but no new record is written).
+The rows and records are appended in slices, each a short transaction, and appear to
+readers at once when the batch is published (core.store.pending).
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import duckdb
 
-from vigil.core.store.sql import scalar
+from vigil.core import settings
+from vigil.core.store import locks, pending, slices
+from vigil.core.store.connection import Store
+from vigil.core.store.sql import quote_literal, scalar
+from vigil.core.store.staging import attached
+
+T = TypeVar("T")
 
 
 class Kind(enum.StrEnum):
@@ -49,12 +61,14 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class Step:
-    """Progress of one file: rows so far, seconds so far, and how long the store was held."""
+    """Progress of one file: rows so far (of `total` when known), seconds so far, and the
+    longest time the store was held at once."""
 
     name: str
     rows: int
     elapsed_s: float
     store_held_s: float | None = None
+    total: int | None = None
 
     @property
     def rows_per_s(self) -> float | None:
@@ -64,28 +78,49 @@ class Step:
 Progress = Callable[[Step], None]
 
 
+class Clock:
+    """Times one file's ingest, keeps its longest hold of the store, reports its steps."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._started = time.monotonic()
+        self.longest_hold = 0.0
+
+    def report(
+        self, name: str, rows: int, total: int | None = None, held: float | None = None
+    ) -> None:
+        if held is not None:
+            self.longest_hold = max(self.longest_hold, held)
+        if self._progress is not None:
+            elapsed = time.monotonic() - self._started
+            self._progress(Step(name, rows, elapsed, held, total))
+
+
 @dataclass(frozen=True)
-class Batch:
-    """Identifies one run over one file: the records it writes all carry these."""
+class Outgoing:
+    """Where a checked file goes: its kind, model, name and hash, and the store table that
+    its rows (temp table `fresh`, numbered by `_seq`) are appended to."""
 
     kind: Kind
     model_name: str
     source: str
     sha256: str
-    batch_id: int
+    table: str
 
 
-def new_batch(
-    con: duckdb.DuckDBPyConnection, kind: Kind, model_name: str, source: str, sha256: str
-) -> Batch:
-    return Batch(kind, model_name, source, sha256, int(scalar(con, "SELECT nextval('batch_seq')")))
+@contextmanager
+def model_ingest(store: Store, model_name: str) -> Iterator[None]:
+    """Hold the model's ingest lock for a whole ingest (two ingests of one model would
+    interleave their slices); first delete what a dead ingest of the model left pending."""
+    timeout_s = settings.lock_timeout_s()
+    with locks.model_lock(store.home, model_name, timeout_s):
+        with store.transaction(timeout_s) as con:
+            pending.recover(con, model_name)
+        yield
 
 
-def _quarantine_and_count(
-    con: duckdb.DuckDBPyConnection, batch: Batch, raw_json: str
-) -> tuple[int, int, tuple[ReasonCount, ...]]:
-    """Write new quarantine records for the rows of `checked` with a reason and the records
-    of `rejected`; a row quarantined before (same file, same line) is not written again."""
+def _refusals(con: duckdb.DuckDBPyConnection, raw_json: str) -> int:
+    """Temp table `refused`: the rows of `checked` with a reason and those of `rejected`."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE refused AS
@@ -95,74 +130,138 @@ def _quarantine_and_count(
         SELECT _row, NULL, reason, to_json(raw) FROM rejected
         """
     )
-    quarantined = int(scalar(con, "SELECT count(*) FROM refused"))
-    before = int(scalar(con, "SELECT count(*) FROM quarantine"))
+    return int(scalar(con, "SELECT count(*) FROM refused"))
+
+
+def _new_refusals(store: Store, con: duckdb.DuckDBPyConnection, out: Outgoing) -> int:
+    """Temp table `new_refusals`: refused rows that no earlier run over the same file (same
+    hash) quarantined, numbered for appending; returns how many."""
+    if scalar(con, "SELECT count(*) FROM refused"):
+        slices.copy_in(
+            store,
+            con,
+            "known_refusals",
+            "row_number",
+            "quarantine",
+            "kind = ? AND model_name = ? AND file_sha256 = ?",
+            [out.kind.value, out.model_name, out.sha256],
+        )
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE known_refusals (row_number BIGINT)")
     con.execute(
         """
-        INSERT INTO quarantine
-        SELECT ?, ?, ?, ?, ?, f._row, f.id, f.reason, f.raw, now()::TIMESTAMP
-        FROM refused f
-        WHERE NOT EXISTS (
-            SELECT 1 FROM quarantine q
-            WHERE q.kind = ? AND q.model_name = ? AND q.file_sha256 = ? AND q.row_number = f._row
-        )
-        """,
-        [
-            batch.batch_id, batch.kind.value, batch.model_name, batch.source, batch.sha256,
-            batch.kind.value, batch.model_name, batch.sha256,
-        ],
-    )  # fmt: skip
-    new_records = int(scalar(con, "SELECT count(*) FROM quarantine")) - before
+        CREATE OR REPLACE TEMP TABLE new_refusals AS
+        SELECT _row AS row_number, id AS prediction_id, reason, raw,
+               row_number() OVER (ORDER BY _row) - 1 AS _seq
+        FROM refused WHERE _row NOT IN (SELECT row_number FROM known_refusals)
+        ORDER BY _seq
+        """
+    )
+    con.execute("DROP TABLE known_refusals")
+    return int(scalar(con, "SELECT count(*) FROM new_refusals"))
+
+
+def _top_reasons(con: duckdb.DuckDBPyConnection) -> tuple[ReasonCount, ...]:
     reasons = con.execute(
         """
         SELECT regexp_replace(reason, '''[^'']*''', '…', 'g') AS kind, count(*) AS n
         FROM refused GROUP BY 1 ORDER BY n DESC, kind LIMIT 10
         """
     ).fetchall()
-    con.execute("DROP TABLE refused")
-    return quarantined, new_records, tuple(ReasonCount(str(r), int(n)) for r, n in reasons)
+    return tuple(ReasonCount(str(r), int(n)) for r, n in reasons)
 
 
-def _record_batch(con: duckdb.DuckDBPyConnection, result: IngestResult, sha: str) -> None:
-    con.execute(
-        "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, "
-        "now()::TIMESTAMP)",
-        [
-            result.batch_id, result.kind.value, result.model_name, result.file, sha,
-            result.read, result.stored, result.quarantined, result.already_present,
-        ],
-    )  # fmt: skip
+def _in_store(store: Store, con: duckdb.DuckDBPyConnection, action: Callable[[], T]) -> T:
+    """`action` with the store attached, in one short transaction."""
+    with attached(store, con):
+        return action()
 
 
-def finish(
+def store_batch(
+    store: Store,
     con: duckdb.DuckDBPyConnection,
-    batch: Batch,
+    out: Outgoing,
     *,
-    stored: int,
     ignored: list[str],
     raw_json: str,
+    clock: Clock,
 ) -> IngestResult:
-    """Quarantine what `checked` and `rejected` refuse, record the batch, count every row.
+    """Quarantine what `checked` and `rejected` refuse, append `fresh`, publish the batch.
 
     Read counts every record of the file (parsed or not); already present is what is left
-    once stored and quarantined rows are taken away."""
+    once stored and quarantined rows are taken away. Until the batch is published its rows
+    are hidden; if anything fails they are deleted (what a killed process leaves is deleted
+    by the next ingest of the model, see model_ingest, or the next open of the store)."""
     read = int(
         scalar(con, "SELECT (SELECT count(*) FROM checked) + (SELECT count(*) FROM rejected)")
     )
-    quarantined, new_records, reasons = _quarantine_and_count(con, batch, raw_json)
-    result = IngestResult(
-        file=batch.source,
-        kind=batch.kind,
-        model_name=batch.model_name,
-        batch_id=batch.batch_id,
+    quarantined = _refusals(con, raw_json)
+    reasons = _top_reasons(con)
+    new_records = _new_refusals(store, con, out)
+    stored = int(scalar(con, "SELECT count(*) FROM fresh"))
+    counts = pending.Counts(read, stored, quarantined, read - stored - quarantined)
+    batch_id = _in_store(
+        store, con, lambda: pending.begin(con, out.kind.value, out.model_name, out.source)
+    )
+    try:
+        _append(store, con, out, batch_id, (stored, new_records), clock)
+        _in_store(store, con, lambda: pending.publish(con, batch_id, out.sha256, counts))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _in_store(store, con, lambda: pending.recover(con, out.model_name))
+        raise
+    con.execute("DROP TABLE fresh; DROP TABLE refused; DROP TABLE new_refusals")
+    con.execute("DROP TABLE raw; DROP TABLE checked; DROP TABLE rejected")
+    clock.report("stored", read, read, clock.longest_hold)
+    return IngestResult(
+        file=out.source,
+        kind=out.kind,
+        model_name=out.model_name,
+        batch_id=batch_id,
         read=read,
         stored=stored,
         quarantined=quarantined,
-        already_present=read - stored - quarantined,
+        already_present=counts.already_present,
         new_quarantine_records=new_records,
         top_reasons=reasons,
         ignored_columns=tuple(ignored),
     )
-    _record_batch(con, result, batch.sha256)
-    con.execute("DROP TABLE raw; DROP TABLE checked; DROP TABLE rejected")
-    return result
+
+
+def _append(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    out: Outgoing,
+    batch_id: int,
+    sizes: tuple[int, int],
+    clock: Clock,
+) -> None:
+    """The file's rows, then its new quarantine records, slice by slice."""
+    stored, new_records = sizes
+    total = stored + new_records
+    tag = f"{batch_id}::BIGINT AS batch_id"
+    slices.append(
+        store,
+        con,
+        "fresh",
+        out.table,
+        f"* EXCLUDE (_seq), {tag}",
+        lambda done, held: clock.report("storing", done, total, held),
+    )
+    fields = ", ".join(
+        f"{quote_literal(value)} AS {name}"
+        for name, value in (
+            ("kind", out.kind.value),
+            ("model_name", out.model_name),
+            ("source_file", out.source),
+            ("file_sha256", out.sha256),
+        )
+    )
+    slices.append(
+        store,
+        con,
+        "new_refusals",
+        "quarantine",
+        f"* EXCLUDE (_seq), {tag}, {fields}, now()::TIMESTAMP AS quarantined_at",
+        lambda done, held: clock.report("storing", stored + done, total, held),
+    )

@@ -11,10 +11,11 @@ import pandas as pd
 from vigil.core.alerts.evaluate import refresh_after_ingest
 from vigil.core.govern import auth
 from vigil.core.govern.auth import User
-from vigil.core.ingest.batches import IngestResult
+from vigil.core.ingest.batches import IngestResult, Progress
 from vigil.core.ingest.labels import ingest_labels
 from vigil.core.ingest.predictions import ingest_predictions
 from vigil.core.store.connection import Store
+from vigil.core.store.pending import QUARANTINE
 
 
 def batches(store: Store, model_name: str, limit: int = 500) -> pd.DataFrame:
@@ -38,7 +39,7 @@ def quarantine(
     """Rejected rows with file, row, reason and the raw row as received."""
     sql = (
         "SELECT reason, source_file AS file, row_number AS row, prediction_id, kind, "
-        "quarantined_at, CAST(raw AS VARCHAR) AS raw_row FROM quarantine WHERE model_name = ?"
+        f"quarantined_at, CAST(raw AS VARCHAR) AS raw_row FROM {QUARANTINE} WHERE model_name = ?"
     )
     params: list[object] = [model_name]
     if kind:
@@ -54,7 +55,14 @@ def quarantine(
 
 
 def ingest_upload(
-    store: Store, user: User, model_name: str, *, filename: str, content: bytes, labels: bool
+    store: Store,
+    user: User,
+    model_name: str,
+    *,
+    filename: str,
+    content: bytes,
+    labels: bool,
+    progress: Progress | None = None,
 ) -> IngestResult:
     """Ingest a file uploaded in the browser, under its own name, as the CLI would."""
     auth.require(user, "ingest", "ingest data")
@@ -63,7 +71,8 @@ def ingest_upload(
         path = folder / Path(filename).name
         path.write_bytes(content)
         run = ingest_labels if labels else ingest_predictions
-        result = run(store, model_name, path, source_name=f"upload by {user.username}: {path.name}")
+        source = f"upload by {user.username}: {path.name}"
+        result = run(store, model_name, path, source_name=source, progress=progress)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     refresh_after_ingest(store, model_name)

@@ -7,22 +7,22 @@ one already recorded (corrections are not accepted); the same label again is alr
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import duckdb
 
+from vigil.core import settings
 from vigil.core.contract import LABEL_COLUMNS
 from vigil.core.errors import IngestError
 from vigil.core.ingest import readers
 from vigil.core.ingest.batches import (
-    Batch,
+    Clock,
     IngestResult,
     Kind,
+    Outgoing,
     Progress,
-    Step,
-    finish,
-    new_batch,
+    model_ingest,
+    store_batch,
 )
 from vigil.core.ingest.checks import (
     TimeBounds,
@@ -31,12 +31,12 @@ from vigil.core.ingest.checks import (
     text,
     timestamp_expr,
 )
-from vigil.core.ingest.predictions import ingest_lock
 from vigil.core.registry.artifacts import sha256_file
 from vigil.core.registry.versions import ModelTables, list_versions, model_tables
 from vigil.core.store.connection import Store
-from vigil.core.store.sql import quote_ident, quote_literal, scalar
-from vigil.core.store.staging import attached, staging
+from vigil.core.store.slices import copy_in
+from vigil.core.store.sql import quote_ident, scalar
+from vigil.core.store.staging import staging
 
 
 def ingest_labels(
@@ -47,19 +47,19 @@ def ingest_labels(
     source_name: str | None = None,
     progress: Progress | None = None,
 ) -> IngestResult:
-    """Validate and store one feedback file: read outside the store's lock, then checked
-    against stored predictions and labels and stored in one short transaction."""
+    """Validate and store one feedback file: read outside the store's lock, checked against
+    copies of the stored prediction ids and labels, appended in short transactions and
+    published at once (core.ingest.batches)."""
     path = Path(path)
     source = source_name or str(path)
     readers.file_format(path)  # fail fast on a missing file or unknown type
     sha = sha256_file(path)
-    report = progress or (lambda step: None)
-    with ingest_lock:
-        with store.connect() as con:
+    with model_ingest(store, model_name):
+        with store.connect(settings.lock_timeout_s()) as con:
             tables = model_tables(con, model_name)
             bounds = TimeBounds.for_versions(list_versions(con, model_name), _now(con))
         with staging(store) as con:
-            started = time.monotonic()
+            clock = Clock(progress)
             loaded = readers.load(
                 con, path, wanted={*LABEL_COLUMNS, "model_name"}, key_column="prediction_id"
             )
@@ -71,21 +71,19 @@ def ingest_labels(
                     f"missing: {', '.join(missing)}"
                 )
             unit = "row" if loaded.format is readers.FileFormat.PARQUET else "line"
-            with attached(store, con) as locked_at:
-                batch = new_batch(con, Kind.LABEL, model_name, source, sha)
-                check_labels(con, tables, model_name, columns, bounds, unit)
-                stored = _store_labels(con, model_name, batch)
-                ignored = sorted(c for c in columns if c not in {*LABEL_COLUMNS, "model_name"})
-                result = finish(
-                    con,
-                    batch,
-                    stored=stored,
-                    ignored=[*ignored, *loaded.unreadable_names],
-                    raw_json=readers.raw_json(loaded, "r"),
-                )
-            held = time.monotonic() - locked_at
-            report(Step("stored", result.read, time.monotonic() - started, held))
-            return result
+            _copy_stored(store, con, tables, model_name)
+            check_labels(con, tables.task, model_name, columns, bounds, unit)
+            clock.report("read and checked", int(scalar(con, "SELECT count(*) FROM checked")))
+            _fresh_labels(con, model_name)
+            ignored = sorted(c for c in columns if c not in {*LABEL_COLUMNS, "model_name"})
+            return store_batch(
+                store,
+                con,
+                Outgoing(Kind.LABEL, model_name, source, sha, "labels"),
+                ignored=[*ignored, *loaded.unreadable_names],
+                raw_json=readers.raw_json(loaded, "r"),
+                clock=clock,
+            )
 
 
 def _now(con: duckdb.DuckDBPyConnection) -> dt.datetime:
@@ -94,19 +92,35 @@ def _now(con: duckdb.DuckDBPyConnection) -> dt.datetime:
     return value
 
 
-def _store_labels(con: duckdb.DuckDBPyConnection, model_name: str, batch: Batch) -> int:
-    stored = int(
-        scalar(con, "SELECT count(*) FROM checked WHERE reason IS NULL AND stored_label IS NULL")
+def _copy_stored(
+    store: Store, con: duckdb.DuckDBPyConnection, tables: ModelTables, model_name: str
+) -> None:
+    """Temp tables `stored_ids` (the model's logged prediction ids) and `stored_labels`."""
+    copy_in(store, con, "stored_ids", "prediction_id", quote_ident(tables.log_table))
+    copy_in(
+        store,
+        con,
+        "stored_labels",
+        "prediction_id, label",
+        "labels",
+        "model_name = ?",
+        [model_name],
     )
+
+
+def _fresh_labels(con: duckdb.DuckDBPyConnection, model_name: str) -> None:
+    """Temp table `fresh`: good labels not recorded yet, as label rows numbered for appending."""
     con.execute(
         """
-        INSERT INTO labels
-        SELECT ?, id, label, label_timestamp, ?, now()::TIMESTAMP
+        CREATE OR REPLACE TEMP TABLE fresh AS
+        SELECT ? AS model_name, id AS prediction_id, label, label_timestamp,
+               now()::TIMESTAMP AS ingested_at, row_number() OVER (ORDER BY _row) - 1 AS _seq
         FROM checked WHERE reason IS NULL AND stored_label IS NULL
+        ORDER BY _seq
         """,
-        [model_name, batch.batch_id],
+        [model_name],
     )
-    return stored
+    con.execute("DROP TABLE stored_ids; DROP TABLE stored_labels")
 
 
 def _value_problems(binary: bool, bounds: TimeBounds) -> str:
@@ -137,13 +151,14 @@ def _value_problems(binary: bool, bounds: TimeBounds) -> str:
 
 def check_labels(
     con: duckdb.DuckDBPyConnection,
-    tables: ModelTables,
+    task: str,
     model_name: str,
     columns: dict[str, str],
     bounds: TimeBounds,
     unit: str,
 ) -> None:
-    """Build temp table `checked` for a label file, joining stored predictions and labels."""
+    """Build temp table `checked` for a label file, joining the copies of stored prediction
+    ids (`stored_ids`) and labels (`stored_labels`)."""
     has_ts = "label_timestamp" in columns
     label_ts = timestamp_expr(columns, "label_timestamp") if has_ts else "NULL"
     ts_raw = text('"label_timestamp"') if has_ts else "NULL"
@@ -151,8 +166,7 @@ def check_labels(
         model_name_check(text("model_name"), model_name) if "model_name" in columns else "NULL"
     )
     where = "on line" if unit == "line" else "in row"
-    log = quote_ident(tables.log_table)
-    values = _value_problems(tables.task == "binary_classification", bounds)
+    values = _value_problems(task == "binary_classification", bounds)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE checked AS
@@ -170,10 +184,9 @@ def check_labels(
                    l.label AS stored_label,
                    min(_row) OVER (PARTITION BY id) AS first_row
             FROM v
-            LEFT JOIN (SELECT DISTINCT prediction_id FROM {log}) p ON p.prediction_id = v.id
-            LEFT JOIN (SELECT prediction_id, label FROM labels
-                       WHERE model_name = {quote_literal(model_name)}) l
-                   ON l.prediction_id = v.id
+            LEFT JOIN (SELECT DISTINCT prediction_id FROM stored_ids) p
+                   ON p.prediction_id = v.id
+            LEFT JOIN stored_labels l ON l.prediction_id = v.id
         )
         SELECT _row, id, label, label_timestamp, stored_label,
                coalesce(_nested, NULLIF(concat_ws('; ',

@@ -9,26 +9,30 @@ columns that differ.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from pathlib import Path
 
 import duckdb
 
+from vigil.core import settings
 from vigil.core.contract import CONTRACT_COLUMNS, FeatureSpec
+from vigil.core.errors import StoreBusyError
 from vigil.core.ingest import readers
-from vigil.core.ingest.batches import IngestResult, Kind, Progress, Step, finish, new_batch
+from vigil.core.ingest.batches import (
+    Clock,
+    IngestResult,
+    Kind,
+    Outgoing,
+    Progress,
+    model_ingest,
+    store_batch,
+)
 from vigil.core.ingest.checks import PredictionRules, TimeBounds, check_predictions
 from vigil.core.registry.artifacts import sha256_file
 from vigil.core.registry.versions import ModelVersion, list_versions, model_tables
 from vigil.core.store.connection import Store
+from vigil.core.store.slices import copy_in, copy_rows
 from vigil.core.store.sql import quote_ident, scalar
-from vigil.core.store.staging import attached, staging
-
-# One writer per process at a time: DuckDB's optimistic transactions would let two threads
-# insert the same prediction_id, since log tables carry no unique index (it costs too much
-# memory at 10M+ rows); ingestion enforces uniqueness itself.
-ingest_lock = threading.Lock()
+from vigil.core.store.staging import staging
 
 # Stored columns a re-sent prediction must match, as (log column, `checked` column).
 COMPARED = (
@@ -84,57 +88,90 @@ def ingest_predictions(
 ) -> IngestResult:
     """Validate and store one prediction-log file for a registered model.
 
-    The file is read and checked outside the store's lock; the store is attached only to
-    compare with stored rows and append, in one transaction. `source_name` is what the
-    records name the file by (e.g. an upload's own name)."""
+    The file is read and checked outside the store's lock; the stored rows it is compared
+    with are copied in, and its rows appended, in short transactions, hidden from readers
+    until its batch is published (core.store.pending). `source_name` is what the records
+    name the file by (e.g. an upload's own name)."""
     path = Path(path)
     source = source_name or str(path)
     fmt = readers.file_format(path)  # fail fast on a missing file or unknown type
     sha = sha256_file(path)
     unit = "row" if fmt is readers.FileFormat.PARQUET else "line"
-    report = progress or (lambda step: None)
-    with ingest_lock:
-        with store.connect() as con:
+    with model_ingest(store, model_name):
+        with store.connect(settings.lock_timeout_s()) as con:
             rules = prediction_rules(con, model_name, unit)
-        known = {*CONTRACT_COLUMNS, *rules.specs}
         with staging(store) as con:
-            started = time.monotonic()
-            loaded = readers.load(con, path, wanted=known, key_column="prediction_id")
-            check_predictions(con, rules, loaded.columns)
-            rows = int(scalar(con, "SELECT count(*) FROM checked"))
-            report(Step("read and checked", rows, time.monotonic() - started))
-            with attached(store, con) as locked_at:
-                batch = new_batch(con, Kind.PREDICTION, model_name, source, sha)
-                mark_conflicts(con, rules)
-                stored = _store_fresh(con, rules, batch.batch_id)
-                ignored = sorted(c for c in loaded.columns if c not in known)
-                result = finish(
-                    con,
-                    batch,
-                    stored=stored,
-                    ignored=[*ignored, *loaded.unreadable_names],
-                    raw_json=readers.raw_json(loaded, "r"),
-                )
-            report(Step("stored", rows, time.monotonic() - started, time.monotonic() - locked_at))
-            return result
+            return _check_and_store(store, con, path, rules, Clock(progress), (source, sha))
 
 
-def mark_conflicts(con: duckdb.DuckDBPyConnection, rules: PredictionRules) -> None:
-    """Give a reason to rows whose id is stored with other values; mark the rest as seen."""
+def _check_and_store(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    rules: PredictionRules,
+    clock: Clock,
+    source_sha: tuple[str, str],
+) -> IngestResult:
+    known = {*CONTRACT_COLUMNS, *rules.specs}
+    loaded = readers.load(con, path, wanted=known, key_column="prediction_id")
+    check_predictions(con, rules, loaded.columns)
+    clock.report("read and checked", int(scalar(con, "SELECT count(*) FROM checked")))
+    mark_conflicts(store, con, rules)
+    _fresh(con, rules)
+    ignored = sorted(c for c in loaded.columns if c not in known)
     log = quote_ident(rules.tables.log_table)
+    return store_batch(
+        store,
+        con,
+        Outgoing(Kind.PREDICTION, rules.model_name, *source_sha, log),
+        ignored=[*ignored, *loaded.unreadable_names],
+        raw_json=readers.raw_json(loaded, "r"),
+        clock=clock,
+    )
+
+
+def mark_conflicts(store: Store, con: duckdb.DuckDBPyConnection, rules: PredictionRules) -> None:
+    """Give a reason to rows whose id is stored with other values; list the rest as `seen`.
+
+    The stored ids are copied in slices; only the stored rows sharing an id with the file
+    are then copied whole, so a file of new rows costs one pass over the ids."""
+    log = quote_ident(rules.tables.log_table)
+    con.execute("CREATE OR REPLACE TEMP TABLE seen (_row BIGINT, differs VARCHAR)")
+    if not scalar(con, "SELECT count(*) FROM checked WHERE reason IS NULL"):
+        return
+    copy_in(store, con, "stored_ids", "prediction_id, rowid AS rid", log)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE matched AS SELECT c._row, c.id, s.rid "
+        "FROM checked c JOIN stored_ids s ON s.prediction_id = c.id WHERE c.reason IS NULL"
+    )
+    con.execute("DROP TABLE stored_ids")
+    if not scalar(con, "SELECT count(*) FROM matched"):
+        return
     pairs = [*COMPARED, *((n, n) for n in rules.specs)]
+    columns = ", ".join(quote_ident(a) for a, _ in pairs)
+    copy_rows(store, con, "stored_rows", f"rowid AS rid, prediction_id, {columns}", log, "matched")
+    moved = scalar(
+        con,
+        "SELECT count(*) FROM matched m LEFT JOIN stored_rows s USING (rid) "
+        "WHERE s.prediction_id IS DISTINCT FROM m.id",
+    )
+    if moved:
+        raise StoreBusyError(
+            f"Rows of {rules.model_name}'s log moved while this ingest compared them (another "
+            "process deleted rows); try again."
+        )
     differs = ", ".join(
         f"CASE WHEN l.{quote_ident(a)} IS DISTINCT FROM c.{quote_ident(b)} THEN '{a}' END"
         for a, b in pairs
     )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE seen AS
+        INSERT INTO seen
         SELECT c._row, NULLIF(concat_ws(', ', {differs}), '') AS differs
-        FROM checked c JOIN {log} l ON l.prediction_id = c.id
-        WHERE c.reason IS NULL
+        FROM checked c JOIN matched m USING (_row) JOIN stored_rows l USING (rid)
         """
     )
+    con.execute("DROP TABLE stored_rows; DROP TABLE matched")
     con.execute(
         """
         UPDATE checked SET reason = format(
@@ -145,27 +182,20 @@ def mark_conflicts(con: duckdb.DuckDBPyConnection, rules: PredictionRules) -> No
     )
 
 
-def _store_fresh(con: duckdb.DuckDBPyConnection, rules: PredictionRules, batch_id: int) -> int:
-    """Append the good rows whose id is not stored yet; returns how many."""
-    log = quote_ident(rules.tables.log_table)
+def _fresh(con: duckdb.DuckDBPyConnection, rules: PredictionRules) -> None:
+    """Temp table `fresh`: the good rows whose id is not stored yet, as log rows, numbered
+    in served_at order (`_seq`) for slice-by-slice appending."""
     feature_cols = "".join(f", {quote_ident(n)}" for n in rules.specs)
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE fresh AS
-        SELECT c.* FROM checked c
-        WHERE c.reason IS NULL AND c._row NOT IN (SELECT _row FROM seen)
-        """
-    )
-    stored = int(scalar(con, "SELECT count(*) FROM fresh"))
-    con.execute(
         f"""
-        INSERT INTO {log} BY NAME
+        CREATE OR REPLACE TEMP TABLE fresh AS
         SELECT id AS prediction_id, v_model_version AS model_version, served_at,
                prediction, predicted_label, latency_ms, status,
-               {batch_id}::BIGINT AS batch_id, now()::TIMESTAMP AS ingested_at
-               {feature_cols}
-        FROM fresh ORDER BY served_at
+               now()::TIMESTAMP AS ingested_at {feature_cols},
+               row_number() OVER (ORDER BY served_at, _row) - 1 AS _seq
+        FROM checked c
+        WHERE c.reason IS NULL AND c._row NOT IN (SELECT _row FROM seen)
+        ORDER BY _seq
         """
     )
-    con.execute("DROP TABLE fresh; DROP TABLE seen")
-    return stored
+    con.execute("DROP TABLE seen")

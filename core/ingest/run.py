@@ -64,6 +64,16 @@ class RunProgress:
         return self.elapsed_s * (self.bytes_total - self.bytes_done) / self.bytes_done
 
 
+def share_done(step: Step, size: int) -> int:
+    """Bytes of a file counted as done at `step`: reading and checking is about half of an
+    ingest, appending the rows the other half."""
+    if step.name == "stored":
+        return size
+    if step.total:
+        return size // 2 + size * min(step.rows, step.total) // (2 * step.total)
+    return size // 2
+
+
 def _size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else 0
 
@@ -86,9 +96,10 @@ def ingest_files(
 
         def report(step: Step, path: Path = Path(path), size: int = size, done: int = done) -> None:
             if progress is not None:
-                share = size if step.name == "stored" else size // 2
                 elapsed = time.monotonic() - started
-                progress(RunProgress(str(path), step, done + share, total, elapsed))
+                progress(
+                    RunProgress(str(path), step, done + share_done(step, size), total, elapsed)
+                )
 
         try:
             result = run(store, model_name, Path(path), progress=report)

@@ -10,6 +10,7 @@ import duckdb
 
 from vigil.core.errors import VigilError
 from vigil.core.registry.versions import get_version, model_tables
+from vigil.core.store.pending import published
 from vigil.core.store.sql import quote_ident
 
 
@@ -53,8 +54,9 @@ class Selection:
 
 
 def log_table(con: duckdb.DuckDBPyConnection, model_name: str) -> str:
-    """The quoted name of the model's log table."""
-    return quote_ident(model_tables(con, model_name).log_table)
+    """The model's published log rows, for FROM and JOIN: an ingest appends a file in slices
+    and its rows stay hidden until the whole file is in (core.store.pending)."""
+    return published(quote_ident(model_tables(con, model_name).log_table))
 
 
 def reference_table(con: duckdb.DuckDBPyConnection, model_name: str) -> str:

@@ -4,7 +4,9 @@ DuckDB lets one process hold a database file read-write, and no other process ma
 it meanwhile. The dashboard and the command line must both work while the other is
 running, so nobody keeps the file open: every unit of work opens a connection, does its
 work in a transaction, and closes it. A process that finds the file locked waits and
-retries with backoff, and gives up with a clear message after `VIGIL_LOCK_TIMEOUT` s.
+retries, and gives up with a clear message after `VIGIL_LOCK_TIMEOUT` s (the dashboard
+passes its own, shorter `lock_timeout_s`). While it waits it holds the turn lock (see
+core.store.locks), so an ingest writing in slices lets it in after the current slice.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import duckdb
 
 from vigil.core import settings
 from vigil.core.errors import StoreBusyError, StoreError
-from vigil.core.store import encryption
+from vigil.core.store import encryption, locks, pending
+from vigil.core.store.locks import is_lock_conflict
 from vigil.core.store.migrations import LATEST_VERSION, MIGRATIONS
 from vigil.core.store.sql import scalar
 
@@ -44,20 +47,12 @@ def _take_after_commit(con: duckdb.DuckDBPyConnection) -> list[Callable[[], None
         return list(_after_commit.pop(id(con), {}).values())
 
 
-def is_lock_conflict(err: duckdb.Error) -> bool:
-    """The store is open in another process (or, attached, in another instance of this one)."""
-    text = str(err)
-    return any(
-        words in text
-        for words in ("Could not set lock", "Conflicting lock", "Unique file handle conflict")
-    )
-
-
 @dataclass(frozen=True)
 class Store:
     """A Vigil home folder: the database file plus copied model artifacts."""
 
     home: Path
+    lock_timeout_s: float | None = None  # None: VIGIL_LOCK_TIMEOUT
 
     @classmethod
     def default(cls) -> Store:
@@ -82,40 +77,61 @@ class Store:
             return encryption.connect_encrypted(self.db_path, key)
         try:
             return duckdb.connect(str(self.db_path))
-        except duckdb.IOException:
-            raise
         except duckdb.Error as err:
+            if isinstance(err, duckdb.IOException) or is_lock_conflict(err):
+                raise
             refused = encryption.refuse_plain_open_of_encrypted(self.db_path, err)
             raise (
                 refused or StoreError(f"Cannot open the store at {self.db_path}: {err}")
             ) from err
 
+    def _try_connect(self) -> duckdb.DuckDBPyConnection | None:
+        """A connection, or None when another process (or connection) holds the file."""
+        try:
+            return self._connect_once()
+        except duckdb.Error as err:
+            if not is_lock_conflict(err):
+                raise StoreError(f"Cannot open the store at {self.db_path}: {err}") from err
+            return None
+
+    def _busy(self, timeout_s: float) -> StoreBusyError:
+        return StoreBusyError(
+            f"The store {self.db_path} is in use by another process (an ingest or "
+            f"registration may be running) and stayed locked for {timeout_s:.0f} s. "
+            "Try again when it finishes, or raise VIGIL_LOCK_TIMEOUT."
+        )
+
     def _open(self, timeout_s: float) -> duckdb.DuckDBPyConnection:
         self.home.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + timeout_s
-        delay = 0.02
-        while True:
-            try:
-                con = self._connect_once()
-                break
-            except duckdb.IOException as err:
-                if not is_lock_conflict(err):
-                    raise StoreError(f"Cannot open the store at {self.db_path}: {err}") from err
-                if time.monotonic() >= deadline:
-                    raise StoreBusyError(
-                        f"The store {self.db_path} is in use by another process (an ingest or "
-                        f"registration may be running) and stayed locked for {timeout_s:.0f} s. "
-                        "Try again when it finishes, or raise VIGIL_LOCK_TIMEOUT."
-                    ) from err
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 0.5)
+        con = self._try_connect()
+        if con is None:
+            con = self._wait_and_open(timeout_s)
         con.execute("SET TimeZone = 'UTC'")
         return con
+
+    def _wait_and_open(self, timeout_s: float) -> duckdb.DuckDBPyConnection:
+        """Retry while marked as waiting: an ingest's next write waits for this open. A failed
+        open costs ~20 ms, so retries back off to 50 ms; the turn lock says at once when an
+        ingest's write ends."""
+        deadline = time.monotonic() + timeout_s
+        delay = 0.01
+        with locks.waiting(self.home, deadline) as turn:
+            while turn:
+                con = self._try_connect()
+                if con is not None:
+                    return con
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.05)
+        raise self._busy(timeout_s)
 
     @contextmanager
     def connect(self, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for one unit of work; closed (and the file lock released) on exit."""
-        con = self._open(settings.lock_timeout_s() if timeout_s is None else timeout_s)
+        if timeout_s is None:
+            timeout_s = self.lock_timeout_s or settings.lock_timeout_s()
+        con = self._open(timeout_s)
         try:
             self._migrate_once(con)
             yield con
@@ -142,15 +158,17 @@ class Store:
                 action()
 
     def _migrate_once(self, con: duckdb.DuckDBPyConnection) -> None:
-        """On this process's first open: migrate, and delete spill files that a killed process
+        """On this process's first open: migrate, delete spill files that a killed process
         left behind (DuckDB deletes its own when a connection closes; while this process
-        holds the file lock no other process can be spilling)."""
+        holds the file lock no other process can be spilling), and the rows of batches whose
+        ingest died before publishing them."""
         if self.db_path in _migrated:
             return
         with _migrate_lock:
             if self.db_path not in _migrated:
                 _clean_spill(self.spill_dir)
                 migrate(con)
+                pending.recover_dead(con, self.home)
                 _migrated.add(self.db_path)
 
 

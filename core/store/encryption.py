@@ -17,6 +17,7 @@ import duckdb
 
 from vigil.core import settings
 from vigil.core.errors import StoreError
+from vigil.core.store.locks import is_lock_conflict
 from vigil.core.store.sql import quote_literal
 
 CATALOG = "vigil"
@@ -83,6 +84,8 @@ def connect_encrypted(db_path: Path, key: str) -> duckdb.DuckDBPyConnection:
         raise  # a lock held by another process: the caller waits and retries
     except duckdb.Error as err:
         con.close()
+        if is_lock_conflict(err):  # attached in another instance of this process
+            raise
         raise StoreError(_explain(db_path, err)) from err
     except StoreError:
         con.close()

@@ -1,10 +1,11 @@
-"""Work on big inputs outside the store's lock, then attach the store for a short write.
+"""Work on big inputs outside the store's lock, then attach the store for short writes.
 
 DuckDB lets one process at a time open the store, so a unit of work that holds it for a
 minute makes every page and command wait a minute. An ingest therefore reads, parses and
 checks its file in a private in-memory database (spilling to VIGIL_HOME/staging/<pid>-…,
-never to the store's own spill folder), and attaches the store only for what needs it: the
-comparison with stored rows and the append, in one transaction (all of a file or nothing).
+never to the store's own spill folder), and attaches the store only for what needs it, in
+short transactions (core.store.slices): copying the stored rows it compares with, appending
+its rows slice by slice, publishing its batch.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import duckdb
 
 from vigil.core import settings
 from vigil.core.errors import StoreBusyError, StoreError
-from vigil.core.store import encryption
-from vigil.core.store.connection import Store, is_lock_conflict
+from vigil.core.store import encryption, locks
+from vigil.core.store.connection import Store
+from vigil.core.store.locks import is_lock_conflict
 from vigil.core.store.sql import quote_literal
 
 STORE_ALIAS = "vigil_store"
@@ -71,44 +73,48 @@ def staging(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@contextmanager
-def attached(store: Store, con: duckdb.DuckDBPyConnection) -> Iterator[float]:
-    """The store attached to `con` as its default catalog, inside one transaction; yields
-    when the lock was taken (time.monotonic()). Waits like Store.connect for a busy store."""
-    with store.connect():
-        pass  # migrate first, through the usual path
+# How long an ingest lets readers that are waiting for the store go first, per write.
+READER_PATIENCE_S = 2.0
+
+
+def _attach(store: Store, con: duckdb.DuckDBPyConnection, timeout_s: float) -> None:
     key = encryption.store_key(store.home)
     option = f" (ENCRYPTION_KEY {quote_literal(key)})" if key else ""
-    timeout_s = settings.lock_timeout_s()
-    deadline, delay = time.monotonic() + timeout_s, 0.02
+    deadline, delay = time.monotonic() + timeout_s, 0.01
     while True:
         try:
             con.execute(f"ATTACH {quote_literal(str(store.db_path))} AS {STORE_ALIAS}{option}")
-            break
-        except duckdb.IOException as err:
-            if not is_lock_conflict(err) or time.monotonic() >= deadline:
+            return
+        except duckdb.Error as err:
+            if not is_lock_conflict(err):
+                raise StoreError(f"Cannot attach the store {store.db_path}: {err}") from err
+            if time.monotonic() >= deadline:
                 raise StoreBusyError(
                     f"The store {store.db_path} stayed in use by another process for "
                     f"{timeout_s:.0f} s. Try again when it finishes, or raise VIGIL_LOCK_TIMEOUT."
                 ) from err
             time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 0.5)
-        except duckdb.Error as err:
-            if is_lock_conflict(err) and time.monotonic() < deadline:
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 0.5)
-                continue
-            raise StoreError(f"Cannot attach the store {store.db_path}: {err}") from err
-    taken = time.monotonic()
-    con.execute(f"USE {STORE_ALIAS}")
-    try:
-        con.execute("BEGIN TRANSACTION")
+            delay = min(delay * 2, 0.05)
+
+
+@contextmanager
+def attached(store: Store, con: duckdb.DuckDBPyConnection) -> Iterator[float]:
+    """The store attached to `con` as its default catalog, inside one transaction; yields
+    when the lock was taken (time.monotonic()). Readers already waiting go first (see
+    core.store.locks); then it waits like Store.connect for a busy store."""
+    timeout_s = settings.lock_timeout_s()
+    with locks.writing(store.home, READER_PATIENCE_S):
+        _attach(store, con, timeout_s)
+        taken = time.monotonic()
+        con.execute(f"USE {STORE_ALIAS}")
         try:
-            yield taken
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-    finally:
-        con.execute("USE memory")
-        con.execute(f"DETACH {STORE_ALIAS}")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield taken
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.execute("USE memory")
+            con.execute(f"DETACH {STORE_ALIAS}")

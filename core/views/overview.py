@@ -15,6 +15,7 @@ from vigil.core.govern.audit_chain import ChainStatus
 from vigil.core.monitor.selection import Selection, log_table
 from vigil.core.registry import versions as registry
 from vigil.core.store.connection import Store
+from vigil.core.store.pending import LABELS, QUARANTINE
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> tuple[Any, ...]:
@@ -139,7 +140,7 @@ def traffic_by_day(store: Store, selection: Selection, all_versions: bool = True
                    count(*) FILTER (WHERE l.status <> 'ok') AS errors,
                    count(lb.label) AS labelled
             FROM {table} l
-            LEFT JOIN labels lb ON lb.model_name = ? AND lb.prediction_id = l.prediction_id
+            LEFT JOIN {LABELS} lb ON lb.model_name = ? AND lb.prediction_id = l.prediction_id
             WHERE {where}
             GROUP BY ALL ORDER BY day, l.model_version
             """,
@@ -160,7 +161,7 @@ def label_coverage(store: Store, selection: Selection, maturity_days: int = 35) 
                    count(*) FILTER (WHERE l.served_at < ends.newest - to_days(?)),
                    count(lb.label) FILTER (WHERE l.served_at < ends.newest - to_days(?))
             FROM {table} l CROSS JOIN ends
-            LEFT JOIN labels lb ON lb.model_name = ? AND lb.prediction_id = l.prediction_id
+            LEFT JOIN {LABELS} lb ON lb.model_name = ? AND lb.prediction_id = l.prediction_id
             WHERE l.status = 'ok' AND {where}
             """,
             [maturity_days, maturity_days, selection.model_name, *params],
@@ -172,19 +173,19 @@ def data_quality(store: Store, model_name: str) -> DataQuality:
     with store.connect() as con:
         row = _one(
             con,
-            """
+            f"""
             SELECT count(DISTINCT file_sha256), coalesce(sum(rows_read), 0),
                    coalesce(sum(rows_stored), 0),
-                   (SELECT count(*) FROM quarantine WHERE model_name = ?),
+                   (SELECT count(*) FROM {QUARANTINE} WHERE model_name = ?),
                    coalesce(sum(rows_already_present), 0), max(finished_at)
             FROM ingest_batches WHERE model_name = ?
             """,
             [model_name, model_name],
         )
         reasons = con.execute(
-            """
+            f"""
             SELECT regexp_replace(reason, '''[^'']*''', '…', 'g') AS kind, count(*) AS n
-            FROM quarantine WHERE model_name = ? GROUP BY 1 ORDER BY n DESC, kind LIMIT 5
+            FROM {QUARANTINE} WHERE model_name = ? GROUP BY 1 ORDER BY n DESC, kind LIMIT 5
             """,
             [model_name],
         ).fetchall()
@@ -198,10 +199,10 @@ def data_quality(store: Store, model_name: str) -> DataQuality:
 def quarantine_rows(store: Store, model_name: str, limit: int = 200) -> pd.DataFrame:
     with store.connect() as con:
         return con.execute(
-            """
+            f"""
             SELECT quarantined_at, kind, source_file AS file, row_number AS row,
                    prediction_id, reason
-            FROM quarantine WHERE model_name = ?
+            FROM {QUARANTINE} WHERE model_name = ?
             ORDER BY quarantined_at DESC, file, row LIMIT ?
             """,
             [model_name, limit],

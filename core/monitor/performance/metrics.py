@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from vigil.core.monitor.performance.results import ReliabilityBin
 from vigil.core.monitor.selection import Selection, log_table
+from vigil.core.store.pending import LABELS
 
 N_BINS = 10
 LOG_EPS = float(np.finfo(np.float64).eps)  # sklearn.metrics.log_loss clips to [eps, 1 - eps]
@@ -71,7 +72,7 @@ def labelled_rows_sql(
     """FROM/WHERE clause of the selection's status-'ok' predictions joined with their labels."""
     where, params = selection.where("l")
     sql = (
-        f"{log_table(con, selection.model_name)} AS l JOIN labels AS b "
+        f"{log_table(con, selection.model_name)} AS l JOIN {LABELS} AS b "
         "ON b.model_name = ? AND b.prediction_id = l.prediction_id "
         f"WHERE {where} AND l.status = 'ok' AND l.prediction IS NOT NULL"
     )
@@ -93,7 +94,7 @@ def coverage(
         f"""
         SELECT {window_key} AS w, count(*) AS predictions, count(b.label) AS labelled
         FROM {log_table(con, selection.model_name)} AS l
-        LEFT JOIN labels AS b ON b.model_name = ? AND b.prediction_id = l.prediction_id
+        LEFT JOIN {LABELS} AS b ON b.model_name = ? AND b.prediction_id = l.prediction_id
         WHERE {where} AND l.status = 'ok' AND l.prediction IS NOT NULL
         GROUP BY w ORDER BY w
         """,
