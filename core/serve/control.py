@@ -13,18 +13,21 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from vigil.core.alerts.evaluate import refresh_after_ingest
 from vigil.core.errors import StoreBusyError, StoreError, VigilError
 from vigil.core.serve import ingester, snapshot
 from vigil.core.store.connection import Store
 
 log = logging.getLogger("vigil.gateway")
 PUBLISH_LOCK_TIMEOUT_S = 0.25
+ALERTS_EVERY_S = 60.0
 
 
 class ControlLoop:
@@ -32,6 +35,8 @@ class ControlLoop:
         self.store = store
         self.poll_s = poll_s
         self._stop = threading.Event()
+        self._pending_alerts: set[str] = set()
+        self._alerted: dict[str, float] = {}
         # Ingesting takes the store for longer: at most once a second leaves it to others too.
         self._threads = [
             threading.Thread(target=self._loop, args=(self.publish_once, poll_s),
@@ -58,11 +63,30 @@ class ControlLoop:
         if not self._store_is_there():
             return
         try:
-            ingester.ingest_spool(self.store)
+            results = ingester.ingest_spool(self.store)
         except StoreBusyError:
-            pass
+            return
         except VigilError as err:
             log.error("spool ingest failed (will retry): %s", err)
+            return
+        self._pending_alerts.update(r.model_name for r in results if r.stored)
+        self._refresh_alerts()
+
+    def _refresh_alerts(self) -> None:
+        """Re-evaluate alert rules of models that got traffic, at most once per ALERTS_EVERY_S
+        each (as `vigil ingest` does after every file, but a gateway ingests every second)."""
+        now = time.monotonic()
+        for model in sorted(self._pending_alerts):
+            if now - self._alerted.get(model, -ALERTS_EVERY_S) < ALERTS_EVERY_S:
+                continue
+            try:
+                refresh_after_ingest(self.store, model)
+            except StoreBusyError:
+                continue
+            except VigilError as err:
+                log.error("alert rules of %s not re-evaluated: %s", model, err)
+            self._alerted[model] = now
+            self._pending_alerts.discard(model)
 
     def _loop(self, step: Callable[[], None], interval_s: float) -> None:
         while not self._stop.wait(interval_s):

@@ -6,17 +6,11 @@ import json
 
 import pytest
 
+from tests.gateway.cli import run
 from tests.gateway.conftest import PASSWORD
-from vigil.cli.main import main
 from vigil.core.errors import AuthError
 from vigil.core.govern import tokens
 from vigil.core.store.connection import Store
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_keys_create_list_revoke(
