@@ -21,6 +21,7 @@ from vigil.core.govern.auth import PERMISSIONS, ROLES, User
 from vigil.core.govern.decisions import Blocked, Decision, allow
 from vigil.core.govern.gates.checks import run_gates
 from vigil.core.govern.gates.results import GateReport, GateResult
+from vigil.core.govern.gates.specs import SPECS
 from vigil.core.govern.lifecycle import CHAMPION
 from vigil.core.govern.principals import Grant, PrincipalCheck, check, new_approver_hours, now
 from vigil.core.govern.principals import recent_grants as grants_of
@@ -138,7 +139,11 @@ def decide_rule(
 
 def uncovered_failures(report: GateReport, request: PromotionRequest | None) -> list[GateResult]:
     covered = set(request.override_gates) if request else set()
-    return [r for r in report.results if not r.passed and r.gate not in covered]
+    return [
+        r
+        for r in report.results
+        if not r.passed and (r.gate not in covered or not SPECS[r.gate].overridable)
+    ]
 
 
 def approve_rule(
@@ -196,7 +201,7 @@ def override_rule(
     puppet = new_approver_rule(user, grants, parties, "override gates on")
     if puppet:
         return puppet
-    failing = uncovered_failures(report, request)
+    failing = [r for r in uncovered_failures(report, request) if SPECS[r.gate].overridable]
     if not failing:
         return Decision(False, "No failed gate needs an override.", Blocked.STATE)
     return allow(f"Failed gates: {', '.join(r.label for r in failing)}.")

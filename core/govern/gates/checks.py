@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from vigil.core.errors import ArtifactError
+from vigil.core.evidence.findings import blocking_findings
 from vigil.core.govern.gates import thresholds
 from vigil.core.govern.gates.drift import drift_window, feature_psi
 from vigil.core.govern.gates.results import (
@@ -155,6 +156,20 @@ def _inventory_gate(version: ModelVersion, today: dt.date) -> GateResult:
     return _result(gate, GateOutcome.PASS, f"All recorded; next review {version.next_review_date}.")
 
 
+def _findings_gate(con: duckdb.DuckDBPyConnection, version: ModelVersion) -> GateResult:
+    """Open high-severity findings of the model block every version's promotion."""
+    found = blocking_findings(con, version.model_name)
+    if not found:
+        return _result(Gate.FINDINGS, GateOutcome.PASS, "No high-severity finding is open.")
+    listed = "; ".join(f"#{f.finding_id} {f.title} (due {f.due_date})" for f in found)
+    return _result(
+        Gate.FINDINGS,
+        GateOutcome.FAIL,
+        f"Open high-severity finding(s): {listed}. Close them on the Findings page.",
+        float(len(found)),
+    )
+
+
 def _untrusted(result: GateResult, limit: thresholds.Limit) -> GateResult:
     """A gate whose stored threshold the audit log does not back fails, whatever it saw."""
     detail = (
@@ -184,6 +199,7 @@ def run_gates(
         drift,
         _artifact_gate(home, version),
         _inventory_gate(version, now.date()),
+        _findings_gate(con, version),
     )
     results = tuple(
         r if r.gate not in limits or limits[r.gate].backed else _untrusted(r, limits[r.gate])

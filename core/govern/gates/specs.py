@@ -1,4 +1,4 @@
-"""The five gates: their names, the words people read, and how each threshold bounds a value.
+"""The gates: their names, the words people read, and how each threshold bounds a value.
 
 | gate               | passes when                                                     | default |
 |--------------------|-----------------------------------------------------------------|---------|
@@ -9,6 +9,8 @@
 | artifact_integrity | the stored artifact still has its registered SHA-256            |   —     |
 | inventory          | owner, intended use, limitations, risk tier and a next review   |   —     |
 |                    | date that is not in the past are all recorded                   |         |
+| findings           | no high-severity finding of the model is open (closing one takes |   —     |
+|                    | evidence and a second person); an override cannot lift it       |         |
 
 A threshold's bound says which way loosens the gate: lowering a minimum or raising a maximum
 lets more versions through, and that kind of change waits for a second admin
@@ -34,6 +36,7 @@ class Gate(StrEnum):
     DRIFT_PSI = "drift_psi"
     ARTIFACT_INTEGRITY = "artifact_integrity"
     INVENTORY = "inventory"
+    FINDINGS = "findings"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class GateSpec:
     default: float | None = None
     bound: Bound | None = None
     ceiling: float | None = None  # the largest threshold that makes sense (1 for ratios)
+    overridable: bool = True  # False: only fixing the cause lifts it
 
 
 GATES: tuple[GateSpec, ...] = (
@@ -80,6 +84,13 @@ GATES: tuple[GateSpec, ...] = (
         Gate.INVENTORY,
         "Inventory entry complete",
         "Owner, intended use, limitations, risk tier and a next review date not in the past.",
+    ),
+    GateSpec(
+        Gate.FINDINGS,
+        "No open high-severity finding",
+        "Every high-severity validation or monitoring finding of the model is closed, with "
+        "evidence and by a second person (core.evidence.findings).",
+        overridable=False,
     ),
 )
 SPECS: dict[Gate, GateSpec] = {spec.gate: spec for spec in GATES}

@@ -91,6 +91,7 @@ def test_demo_candidate_gates(demo_store: Store) -> None:
         "drift_psi": "fail",  # the demo's data drift (credit_amount x1.6, purpose) since 10-25
         "artifact_integrity": "pass",
         "inventory": "pass",
+        "findings": "pass",
     }
     assert report.failed == ("drift_psi",)
     assert not report.passed
