@@ -11,11 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import streamlit as st
 
+from vigil.app.cache import store_state
+from vigil.app.ui import when
 from vigil.core import settings
-from vigil.core.errors import AuthError
+from vigil.core.errors import AuthError, StoreBusyError
 from vigil.core.govern import auth
 from vigil.core.govern.auth import User
 from vigil.core.monitor.selection import Segment, Selection
@@ -29,6 +32,8 @@ LAST_SEEN_KEY = "vigil_last_seen_at"  # UTC, the session's latest rerun
 NOTICE_KEY = "vigil_sign_in_notice"  # why the session was signed out, shown on the form
 SIDEBAR_KEY = "vigil_sidebar_data"  # this rerun's sidebar data, read once at sign-in check
 START_PAGE_KEY = "vigil_start_page"  # the page a session opens on (tests and deep links)
+LAST_SIDEBAR_KEY = "vigil_last_sidebar"  # (when, SidebarData) of the last successful read
+BUSY_GRACE = dt.timedelta(seconds=60)  # how old a principal check may be while the store is busy
 GRANULARITIES = ("day", "week", "month")
 ALL = "All rows"
 
@@ -87,13 +92,43 @@ def _session_user(store: Store) -> User | None:
     if now - last_seen > dt.timedelta(minutes=idle):
         sign_out(f"Signed out after {idle:g} minutes without activity. Sign in again.")
         return None
-    data = sidebar_data(store, user, signed_in, _picks())
+    try:
+        data = sidebar_data(store, user, signed_in, _picks())
+        st.session_state[LAST_SIDEBAR_KEY] = (now, data)
+    except StoreBusyError:
+        data = _recent_sidebar(now)
     if not data.principal.current:
         sign_out(f"{data.principal.message} You were signed out; sign in again.")
         return None
     st.session_state[LAST_SEEN_KEY] = now
     st.session_state[SIDEBAR_KEY] = data
     return user
+
+
+def _recent_sidebar(now: dt.datetime) -> SidebarData:
+    """While an ingest keeps the store busy past the page's lock timeout: the session's last
+    sidebar data (its principal check included) if read within BUSY_GRACE, else stop."""
+    last = st.session_state.get(LAST_SIDEBAR_KEY)
+    if last is not None and now - last[0] <= BUSY_GRACE:
+        return cast(SidebarData, last[1])
+    st.warning("The store is busy (an ingest or a command is writing). Reload in a moment.")
+    st.stop()
+    raise AssertionError("st.stop() ends the script")  # pragma: no cover
+
+
+def _freshness_caption(store: Store, model: str) -> None:
+    """Say how recent the data is: pages answer from the last published batch."""
+    try:
+        fresh = store_state(store).freshness(model)
+    except StoreBusyError:
+        st.sidebar.caption(
+            ":material/hourglass_top: The store is busy (an ingest or a command is writing)."
+        )
+        return
+    text = f"Data as of {when(fresh.as_of)}" if fresh.as_of else "No data ingested yet"
+    if fresh.ingesting:
+        text += " · a file is being ingested; it appears once complete"
+    st.sidebar.caption(text)
 
 
 def _sign_in_form(store: Store) -> None:
@@ -212,6 +247,7 @@ def sidebar(store: Store, user: User) -> PageContext:
     if st.session_state.get("vigil_model") not in data.models:
         st.session_state["vigil_model"] = data.model
     model = st.sidebar.selectbox("Model", data.models, key="vigil_model")
+    _freshness_caption(store, model)
     version = _pick_version(data)
     if version is None or model != data.model:
         return PageContext(store, user, data.model, None, None, "day")

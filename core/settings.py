@@ -27,6 +27,12 @@ SETTINGS: dict[str, Setting] = {
         "60",
         "Seconds to wait for another process (an ingest, the dashboard) to release the store.",
     ),
+    "page_lock_timeout_s": Setting(
+        "VIGIL_PAGE_LOCK_TIMEOUT",
+        "1.5",
+        "Seconds a dashboard page waits for the store (an ingest holds it about half a second "
+        "at a time); past it the page shows its last results, saying from when.",
+    ),
     "memory_limit": Setting(
         "VIGIL_MEMORY_LIMIT",
         "1500MB",
@@ -89,6 +95,13 @@ SETTINGS: dict[str, Setting] = {
         "VIGIL_GATEWAY_POLL_S",
         "0.5",
         "How often the gateway looks for a new registry state (and ingests its spool), seconds.",
+    ),
+    "gateway_fsync": Setting(
+        "VIGIL_GATEWAY_FSYNC",
+        "batch",
+        "batch: a request's log rows are written (safe from a killed worker) before it is "
+        "answered and fsync'd within 0.2 s; request: answered only after the fsync (safe from "
+        "power loss too, slower).",
     ),
     "mode": Setting(
         "VIGIL_MODE",
@@ -171,13 +184,6 @@ SETTINGS: dict[str, Setting] = {
         "Hours during which a user created, given a role or re-enabled may not approve (or "
         "confirm) what the admin who did it is party to: no approving through a sock puppet.",
     ),
-    "gateway_fsync": Setting(
-        "VIGIL_GATEWAY_FSYNC",
-        "batch",
-        "batch: a request's log rows are written (safe from a killed worker) before it is "
-        "answered and fsync'd within 0.2 s; request: answered only after the fsync (safe from "
-        "power loss too, slower).",
-    ),
 }
 
 
@@ -193,3 +199,7 @@ def home() -> Path:
 
 def lock_timeout_s() -> float:
     return float(get("lock_timeout_s"))
+
+
+def page_lock_timeout_s() -> float:
+    return float(get("page_lock_timeout_s"))

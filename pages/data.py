@@ -9,8 +9,24 @@ from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
 from vigil.core.errors import VigilError
 from vigil.core.ingest import history as ingest_history
+from vigil.core.ingest.batches import Step
+from vigil.core.ingest.run import step_share
 
 PAGE = PageSpec(title="Data", icon=":material/database:", url_path="data")
+
+
+def upload_progress(step: Step) -> tuple[float, str]:
+    """The upload's progress bar: share done and what is happening, with rows/s and time left."""
+    share = step_share(step)
+    rate = f"{step.rows_per_s:,.0f} rows/s" if step.rows_per_s else ""
+    if step.name == "stored":
+        return 1.0, f"Stored: {step.rows:,} rows read in {step.elapsed_s:.1f} s"
+    if step.name == "storing" and step.total:
+        left = step.elapsed_s * (1 - share) / share
+        return share, (
+            f"Storing {step.rows:,} of {step.total:,} rows · {rate} · about {left:.0f} s left"
+        )
+    return share, f"Read and checked {step.rows:,} rows · {rate} · storing next"
 
 
 def _upload(ctx: PageContext, model_name: str) -> None:
@@ -30,6 +46,12 @@ def _upload(ctx: PageContext, model_name: str) -> None:
         )
         submitted = st.form_submit_button("Ingest", type="primary")
     if submitted and upload is not None:
+        bar = st.progress(0.0, text=f"Reading {upload.name}…")
+
+        def show(step: Step) -> None:
+            share, words = upload_progress(step)
+            bar.progress(share, text=words)
+
         try:
             result = ingest_history.ingest_upload(
                 ctx.store,
@@ -38,8 +60,10 @@ def _upload(ctx: PageContext, model_name: str) -> None:
                 filename=upload.name,
                 content=upload.getvalue(),
                 labels=kind == "Labels",
+                progress=show,
             )
         except VigilError as err:
+            bar.empty()
             st.error(str(err))
             return
         message = (

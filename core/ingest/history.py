@@ -75,5 +75,5 @@ def ingest_upload(
         result = run(store, model_name, path, source_name=source, progress=progress)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    refresh_after_ingest(store, model_name)
+    refresh_after_ingest(Store(store.home), model_name)  # may wait as long as the ingest did
     return result

@@ -64,14 +64,19 @@ class RunProgress:
         return self.elapsed_s * (self.bytes_total - self.bytes_done) / self.bytes_done
 
 
-def share_done(step: Step, size: int) -> int:
-    """Bytes of a file counted as done at `step`: reading and checking is about half of an
-    ingest, appending the rows the other half."""
+def step_share(step: Step) -> float:
+    """How much of a file's ingest is done at `step`: reading and checking is about half of
+    it, appending the rows the other half."""
     if step.name == "stored":
-        return size
+        return 1.0
     if step.total:
-        return size // 2 + size * min(step.rows, step.total) // (2 * step.total)
-    return size // 2
+        return 0.5 + 0.5 * min(step.rows, step.total) / step.total
+    return 0.5
+
+
+def share_done(step: Step, size: int) -> int:
+    """Bytes of a file of `size` bytes counted as done at `step`."""
+    return int(size * step_share(step))
 
 
 def _size(path: Path) -> int:

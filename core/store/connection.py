@@ -32,6 +32,14 @@ _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
 _after_commit: dict[int, dict[str, Callable[[], None]]] = {}
 _after_commit_lock = threading.Lock()
+_opens = threading.local()
+
+
+def opens_in_this_thread() -> int:
+    """How many units of work this thread has opened: a cache that read the store can tell
+    whether this thread did anything (a write included) since."""
+    count: int = getattr(_opens, "count", 0)
+    return count
 
 
 def after_commit(con: duckdb.DuckDBPyConnection, name: str, action: Callable[[], None]) -> None:
@@ -132,6 +140,7 @@ class Store:
         if timeout_s is None:
             timeout_s = self.lock_timeout_s or settings.lock_timeout_s()
         con = self._open(timeout_s)
+        _opens.count = opens_in_this_thread() + 1
         try:
             self._migrate_once(con)
             yield con

@@ -54,6 +54,42 @@ def freshness(con: duckdb.DuckDBPyConnection, model_name: str) -> Freshness:
     return Freshness(row[0], bool(row[1]))
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The store in a few numbers: `version` changes whenever logs, labels, the registry or
+    the audit log change (a key for cached results), and each model's freshness."""
+
+    version: tuple[int, int, int]
+    models: tuple[tuple[str, Freshness], ...]
+
+    def freshness(self, model_name: str) -> Freshness:
+        return dict(self.models).get(model_name, Freshness(None, False))
+
+
+def snapshot(con: duckdb.DuckDBPyConnection) -> Snapshot:
+    """One cheap query (a few thousand batch rows at most to scan)."""
+    row = con.execute(
+        "SELECT (SELECT coalesce(max(batch_id), 0) FROM ingest_batches), "
+        "(SELECT count(*) FROM model_versions), "
+        "(SELECT coalesce(max(seq), 0) FROM audit_log)"
+    ).fetchone()
+    assert row is not None
+    models = con.execute(
+        """
+        SELECT m.model_name, b.as_of, p.model_name IS NOT NULL
+        FROM models m
+        LEFT JOIN (SELECT model_name, max(finished_at) AS as_of FROM ingest_batches
+                   GROUP BY ALL) b USING (model_name)
+        LEFT JOIN (SELECT DISTINCT model_name FROM pending_batches) p USING (model_name)
+        ORDER BY m.model_name
+        """
+    ).fetchall()
+    return Snapshot(
+        (int(row[0]), int(row[1]), int(row[2])),
+        tuple((str(name), Freshness(as_of, bool(busy))) for name, as_of, busy in models),
+    )
+
+
 def begin(con: duckdb.DuckDBPyConnection, kind: str, model_name: str, source: str) -> int:
     """A new batch id, registered as pending (in the caller's transaction)."""
     batch_id = int(scalar(con, "SELECT nextval('batch_seq')"))

@@ -30,10 +30,10 @@ SliceDone = Callable[[int, float], None]  # rows moved so far, seconds this slic
 
 @dataclass
 class Pace:
-    """Row groups per slice: doubled while a slice holds the store for less than half the
-    target, halved when it holds it for more than one and a half."""
+    """Row groups per slice (from one): doubled while a slice holds the store for less than
+    half the target, halved when it holds it for more than one and a half."""
 
-    groups: int = 2
+    groups: int = 1
 
     @property
     def rows(self) -> int:

@@ -161,7 +161,7 @@ def _kill_at_first_slice(home: Path, data: Path, kind: str) -> subprocess.Comple
 def test_kill_between_two_slices_leaves_nothing_visible_and_a_rerun_stores_all(
     toy: Store, tmp_path: Path
 ) -> None:
-    rows = ROW_GROUP * 2 + 1000  # more than the first slice (two row groups)
+    rows = ROW_GROUP * 2 + 1000  # more than the first slice (one row group)
     data = _parquet(tmp_path / "big.parquet", rows)
     child = _kill_at_first_slice(toy.home, data, "prediction")
     assert child.returncode == -9, child.stderr
@@ -209,7 +209,7 @@ def test_progress_reports_each_slice_and_the_longest_hold(toy: Store, tmp_path: 
     names = [s.name for s in steps]
     assert names[0] == "read and checked" and names[-1] == "stored"
     storing = [s for s in steps if s.name == "storing"]
-    assert len(storing) >= 2  # three row groups never fit the first slice of two
+    assert len(storing) >= 2  # three row groups never fit the first slice (one group)
     assert [s.rows for s in storing] == sorted(s.rows for s in storing)
     assert storing[-1].rows == storing[-1].total == rows
     assert steps[-1].store_held_s == max(s.store_held_s or 0 for s in storing)
