@@ -67,6 +67,16 @@ def is_seeded(store: Store) -> bool:
         )
 
 
+def is_empty(store: Store) -> bool:
+    """No model and no user yet: the only kind of store the demo may seed, since it creates
+    users and approval records of its own."""
+    with store.connect() as con:
+        row = con.execute(
+            "SELECT (SELECT count(*) FROM models) + (SELECT count(*) FROM users)"
+        ).fetchone()
+    return row is not None and row[0] == 0
+
+
 def _create_users(store: Store, password: str | None) -> dict[str, str]:
     passwords = {}
     with store.transaction() as con:

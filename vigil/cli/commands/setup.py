@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 
 from vigil.cli.command import Command
 from vigil.cli.commands.common import add_json_argument, print_results, store
@@ -33,6 +34,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if demo_seed.is_seeded(st):
         print("The demo is already in this store; nothing to do.")
         return Exit.OK
+    if not demo_seed.is_empty(st):
+        print(
+            f"error: {st.db_path} already holds models or users. The demo creates users and "
+            "approval records of its own, so it only seeds an empty store: point VIGIL_HOME "
+            "at a new folder.",
+            file=sys.stderr,
+        )
+        return Exit.ERROR
     report = demo_seed.seed(st, end=args.end, password=settings.get("demo_password") or None)
     if args.json:
         print_results({"passwords": report.passwords, "ingests": report.ingests})
