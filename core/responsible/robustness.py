@@ -13,7 +13,9 @@ Two checks, both run on the registered (hash-checked) artifact:
   deciles, or the declared order of categories) with its other inputs held; a step against
   the declared direction by more than TOLERANCE is a violation.
 
-`robustness_check` is what the promotion gate calls; it returns the rows that show a failure.
+`check_version` is what the promotion gates call: one run gives two verdicts, the flip rate
+against its threshold, and the share of rows that break a declared relation against its own
+(0 by default: no row may). The report keeps the rows that show each failure.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from vigil.core.responsible.traffic import Stats, reference_stats, traffic_sampl
 from vigil.core.store.connection import Store
 
 STEP = 0.05  # numeric moves: 5 % of the feature's standard deviation in the reference data
-FLIP_THRESHOLD = 0.10  # the gate fails when more than 10 % of sampled decisions flip
+FLIP_THRESHOLD = 0.10  # the flip gate fails when more than 10 % of sampled decisions flip
+MONOTONIC_THRESHOLD = 0.0  # the monotonic gate fails when any sampled row breaks a relation
 SAMPLE_ROWS = 500
 TRAFFIC_DAYS = 30
 TOLERANCE = 1e-6  # score steps smaller than this are float noise, not a violation
@@ -90,8 +93,16 @@ class RobustnessReport:
     flips: tuple[FlipRow, ...]  # up to SHOWN_ROWS per feature
     monotonic: tuple[MonotonicCheck, ...]
     violations: tuple[MonotonicViolation, ...]  # up to SHOWN_ROWS per feature, worst first
-    passed: bool
-    detail: str
+    monotonic_threshold: float
+    violation_rate: float | None  # rows breaking any declared relation; None: none declared
+    flips_passed: bool
+    monotonic_passed: bool
+    flip_detail: str
+    monotonic_detail: str
+
+    @property
+    def passed(self) -> bool:
+        return self.flips_passed and self.monotonic_passed
 
 
 @dataclass(frozen=True)
@@ -103,18 +114,25 @@ class Checked:
     flipped_rows: int
     monotonic: tuple[MonotonicCheck, ...]
     violations: tuple[MonotonicViolation, ...]
+    violating_rows: int  # rows breaking at least one declared relation
 
 
-def _detail(rate: float | None, rows: int, step: float, threshold: float, checked: Checked) -> str:
-    """The gate's one-paragraph finding, naming numbers, thresholds and an example row."""
+def _flip_detail(rate: float | None, rows: int, step: float, threshold: float) -> str:
+    if rate is None:
+        return "No decision threshold (a regression model): no decisions to flip"
+    verb = "above" if rate > threshold else "within"
+    return (
+        f"{rate:.1%} of {rows} sampled decisions flip when one input moves by {step:.0%} of "
+        "its standard deviation (integers by at least one) or to a neighbouring declared "
+        f"category ({verb} the {threshold:.0%} allowed)"
+    )
+
+
+def _monotonic_detail(checked: Checked) -> str:
+    """Each declared relation: holds, or where it breaks, with the worst example row."""
+    if not checked.monotonic:
+        return "No monotonic relation is declared in the version's metadata"
     parts = []
-    if rate is not None:
-        verb = "above" if rate > threshold else "within"
-        parts.append(
-            f"{rate:.1%} of {rows} sampled decisions flip when one input moves by "
-            f"{step:.0%} of its standard deviation (integers by at least one) or to a "
-            f"neighbouring declared category ({verb} the {threshold:.0%} allowed)"
-        )
     for check in checked.monotonic:
         example = next((v for v in checked.violations if v.feature == check.feature), None)
         if example is None:
@@ -126,7 +144,7 @@ def _detail(rate: float | None, rows: int, step: float, threshold: float, checke
             f"{example.to_value} moves the score {example.score_from:.3f} → "
             f"{example.score_to:.3f})"
         )
-    return "; ".join(parts) + "." if parts else "Nothing to check."
+    return "; ".join(parts)
 
 
 def check_frame(
@@ -156,13 +174,20 @@ def check_frame(
         flips.append(FeatureFlips(spec.name, move, movable, int(mask.sum()), rate))
     checks: list[MonotonicCheck] = []
     violations: list[MonotonicViolation] = []
+    violating: set[str] = set()
     for spec in features:
         if spec.monotonic and spec.model_input:
             grid, count, worst, found = monotonic_violations(scorer, frame, spec, stats, TOLERANCE)
             checks.append(MonotonicCheck(spec.name, spec.monotonic, grid, len(frame), count, worst))
             violations.extend(found[:SHOWN_ROWS])
+            violating |= {v.prediction_id for v in found}
     return Checked(
-        tuple(flips), tuple(flip_rows), int(flipped.sum()), tuple(checks), tuple(violations)
+        features=tuple(flips),
+        flips=tuple(flip_rows),
+        flipped_rows=int(flipped.sum()),
+        monotonic=tuple(checks),
+        violations=tuple(violations),
+        violating_rows=len(violating),
     )
 
 
@@ -172,6 +197,7 @@ def check_version(
     version: ModelVersion,
     *,
     flip_threshold: float = FLIP_THRESHOLD,
+    monotonic_threshold: float = MONOTONIC_THRESHOLD,
     step: float = STEP,
     rows: int = SAMPLE_ROWS,
     days: int = TRAFFIC_DAYS,
@@ -194,8 +220,9 @@ def check_version(
     checked = check_frame(
         scorer, frame, version.features, reference_stats(con, version), threshold, step=step
     )
-    rate = checked.flipped_rows / len(frame) if threshold is not None and len(frame) else None
-    failed_monotonic = any(c.violations for c in checked.monotonic)
+    rows = len(frame)
+    rate = checked.flipped_rows / rows if threshold is not None and rows else None
+    violation_rate = checked.violating_rows / rows if checked.monotonic and rows else None
     return RobustnessReport(
         model_name=version.model_name,
         model_version=version.model_version,
@@ -212,8 +239,12 @@ def check_version(
         flips=checked.flips,
         monotonic=checked.monotonic,
         violations=checked.violations,
-        passed=(rate is None or rate <= flip_threshold) and not failed_monotonic,
-        detail=_detail(rate, len(frame), step, flip_threshold, checked),
+        monotonic_threshold=monotonic_threshold,
+        violation_rate=violation_rate,
+        flips_passed=rate is None or rate <= flip_threshold,
+        monotonic_passed=violation_rate is None or violation_rate <= monotonic_threshold,
+        flip_detail=_flip_detail(rate, rows, step, flip_threshold),
+        monotonic_detail=_monotonic_detail(checked),
     )
 
 
@@ -223,6 +254,7 @@ def robustness_check(
     model_version: str,
     *,
     flip_threshold: float = FLIP_THRESHOLD,
+    monotonic_threshold: float = MONOTONIC_THRESHOLD,
     step: float = STEP,
     rows: int = SAMPLE_ROWS,
     days: int = TRAFFIC_DAYS,
@@ -236,6 +268,7 @@ def robustness_check(
             store.home,
             version,
             flip_threshold=flip_threshold,
+            monotonic_threshold=monotonic_threshold,
             step=step,
             rows=rows,
             days=days,

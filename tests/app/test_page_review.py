@@ -59,11 +59,21 @@ def test_review_shows_candidate_beside_champion_and_the_gates(demo_store: Store)
     assert "Candidate 1.1 beside champion 1.0" in text
     assert "request #2 by **dana**" in text
     assert [e.value for e in at.error] == [
-        "Failed: Drift vs production traffic (max PSI). Approval is blocked unless an admin "
-        "records an override with its rationale."
+        "Failed: Drift vs production traffic (max PSI), Robustness on live traffic (decision "
+        "flips), Declared monotonic relations on live traffic. Approval is blocked unless an "
+        "admin records an override with its rationale."
     ]
     checklist = next(d.value for d in at.dataframe if "gate" in d.value.columns)
-    assert list(checklist["outcome"]) == ["PASS", "PASS", "FAIL", "PASS", "PASS"]
+    assert list(checklist["outcome"]) == [
+        "PASS",
+        "PASS",
+        "FAIL",
+        "PASS",
+        "PASS",
+        "PASS",
+        "FAIL",
+        "FAIL",
+    ]
 
 
 def test_four_eyes_buttons_are_disabled_with_the_reason(demo_copy: Store) -> None:
@@ -100,8 +110,9 @@ def test_override_approve_and_roll_back_through_the_dialogs(demo_copy: Store) ->
     admin.run()
     click(admin, "Confirm")
     assert admin.success[0].value == (
-        "Override of Drift vs production traffic (max PSI) recorded for credit-risk 1.1; another "
-        "approver may now approve it."
+        "Override of Drift vs production traffic (max PSI), Robustness on live traffic "
+        "(decision flips), Declared monotonic relations on live traffic recorded for "
+        "credit-risk 1.1; another approver may now approve it."
     )
     # the admin who overrode may not approve; the button says so
     assert buttons(admin)["Approve"] is False

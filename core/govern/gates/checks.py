@@ -30,6 +30,7 @@ from vigil.core.govern.gates.results import (
 from vigil.core.govern.gates.specs import SPECS, Gate
 from vigil.core.registry import artifacts
 from vigil.core.registry.versions import ModelVersion, aliases, get_version
+from vigil.core.responsible.robustness import NothingToCheck, check_version
 from vigil.core.store.connection import Store
 
 INVENTORY_FIELDS = (
@@ -156,6 +157,45 @@ def _inventory_gate(version: ModelVersion, today: dt.date) -> GateResult:
     return _result(gate, GateOutcome.PASS, f"All recorded; next review {version.next_review_date}.")
 
 
+def _robustness_gates(
+    con: duckdb.DuckDBPyConnection,
+    home: Path,
+    version: ModelVersion,
+    limits: dict[Gate, thresholds.Limit],
+) -> tuple[GateResult, GateResult]:
+    """Decision flips and declared monotonic relations, from one run on live traffic."""
+    flips, monotonic = Gate.ROBUSTNESS, Gate.MONOTONIC
+    flip_limit, monotonic_limit = limits[flips].value, limits[monotonic].value
+    try:
+        report = check_version(
+            con, home, version, flip_threshold=flip_limit, monotonic_threshold=monotonic_limit
+        )
+    except (NothingToCheck, ArtifactError) as err:
+        outcome = GateOutcome.NOT_APPLICABLE
+        if isinstance(err, ArtifactError):
+            outcome = GateOutcome.FAIL
+        return (
+            _result(flips, outcome, str(err), None, flip_limit),
+            _result(monotonic, outcome, str(err), None, monotonic_limit),
+        )
+    flip_outcome = _verdict(report.flips_passed)
+    if report.flip_rate is None:
+        flip_outcome = GateOutcome.NOT_APPLICABLE
+    monotonic_outcome = _verdict(report.monotonic_passed)
+    if report.violation_rate is None:
+        monotonic_outcome = GateOutcome.NOT_APPLICABLE
+    return (
+        _result(flips, flip_outcome, report.flip_detail, report.flip_rate, flip_limit),
+        _result(
+            monotonic,
+            monotonic_outcome,
+            report.monotonic_detail,
+            report.violation_rate,
+            monotonic_limit,
+        ),
+    )
+
+
 def _findings_gate(con: duckdb.DuckDBPyConnection, version: ModelVersion) -> GateResult:
     """Open high-severity findings of the model block every version's promotion."""
     found = blocking_findings(con, version.model_name)
@@ -200,6 +240,7 @@ def run_gates(
         _artifact_gate(home, version),
         _inventory_gate(version, now.date()),
         _findings_gate(con, version),
+        *_robustness_gates(con, home, version, limits),
     )
     results = tuple(
         r if r.gate not in limits or limits[r.gate].backed else _untrusted(r, limits[r.gate])

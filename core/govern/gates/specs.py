@@ -11,6 +11,10 @@
 |                    | date that is not in the past are all recorded                   |         |
 | findings           | no high-severity finding of the model is open (closing one takes |   —     |
 |                    | evidence and a second person); an override cannot lift it       |         |
+| robustness         | on live traffic, the share of decisions that flip under a small |  0.10   |
+|                    | move of one input <= threshold (core.responsible.robustness)    |         |
+| monotonic          | on the same rows, the share breaking a declared monotonic       |  0      |
+|                    | relation <= threshold (by default no row may)                   |         |
 
 A threshold's bound says which way loosens the gate: lowering a minimum or raising a maximum
 lets more versions through, and that kind of change waits for a second admin
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from vigil.core.govern.policy.thresholds import Bound
+from vigil.core.responsible.robustness import FLIP_THRESHOLD, MONOTONIC_THRESHOLD
 from vigil.core.stats.disparity import FOUR_FIFTHS
 from vigil.core.stats.psi import PSI_MAJOR_SHIFT
 
@@ -37,6 +42,8 @@ class Gate(StrEnum):
     ARTIFACT_INTEGRITY = "artifact_integrity"
     INVENTORY = "inventory"
     FINDINGS = "findings"
+    ROBUSTNESS = "robustness"
+    MONOTONIC = "monotonic"
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,24 @@ GATES: tuple[GateSpec, ...] = (
         "Every high-severity validation or monitoring finding of the model is closed, with "
         "evidence and by a second person (core.evidence.findings).",
         overridable=False,
+    ),
+    GateSpec(
+        Gate.ROBUSTNESS,
+        "Robustness on live traffic (decision flips)",
+        "Maximum share of sampled live decisions that flip when one input moves a little "
+        "(5 % of its standard deviation, or to a neighbouring declared category).",
+        FLIP_THRESHOLD,
+        Bound.MAXIMUM,
+        1.0,
+    ),
+    GateSpec(
+        Gate.MONOTONIC,
+        "Declared monotonic relations on live traffic",
+        "Maximum share of sampled live rows on which a monotonic relation declared in the "
+        "metadata breaks (e.g. more savings lowers the score); 0: none may.",
+        MONOTONIC_THRESHOLD,
+        Bound.MAXIMUM,
+        1.0,
     ),
 )
 SPECS: dict[Gate, GateSpec] = {spec.gate: spec for spec in GATES}

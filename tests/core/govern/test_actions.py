@@ -19,7 +19,7 @@ from vigil.core.errors import PermissionDenied, RegistryError, VigilError
 from vigil.core.govern import actions, audit, lifecycle, requests, retry, rules
 from vigil.core.govern.auth import User
 from vigil.core.govern.decisions import Blocked, Decision, FourEyesError, GateFailedError
-from vigil.core.govern.gates import checks, thresholds
+from vigil.core.govern.gates import checks, specs, thresholds
 from vigil.core.govern.policy import changes as policy
 from vigil.core.govern.timeline import timeline
 from vigil.core.monitor.performance.report import performance_report
@@ -129,10 +129,11 @@ def test_analyst_may_request_but_not_decide(demo_copy: Store) -> None:
         demo_copy, DANA, MODEL, "1.1", "Drift analysis attached."
     )
     assert status(demo_copy, "1.1") == "pending_approval"
-    assert report.failed == ("drift_psi",)
+    assert report.failed == ("drift_psi", "robustness", "monotonic")
     assert outcome.message == (
         "Promotion of credit-risk 1.1 requested (request #3); failed gates: Drift vs "
-        "production traffic (max PSI)."
+        "production traffic (max PSI), Robustness on live traffic (decision flips), Declared "
+        "monotonic relations on live traffic."
     )
     with demo_copy.connect() as con:
         stored = checks.saved_results(con, 3)
@@ -237,13 +238,14 @@ def test_only_admins_override(demo_copy: Store) -> None:
 def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
     override = actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
     request = requests.get_request(demo_copy, MODEL, "1.1")
-    assert request.override_gates == ("drift_psi",)
+    assert request.override_gates == ("drift_psi", "monotonic", "robustness")
     assert (request.override_by, request.row_version) == ("adam", 2)
     decision = rules.can_approve(demo_copy, RITA, MODEL, "1.1")
     assert decision.allowed
     assert decision.reason == (
-        "Failed gates (Drift vs production traffic (max PSI)) were overridden by adam (audit "
-        f"record {override.audit_seqs[0]})."
+        "Failed gates (Drift vs production traffic (max PSI), Robustness on live traffic "
+        "(decision flips), Declared monotonic relations on live traffic) were overridden by "
+        f"adam (audit record {override.audit_seqs[0]})."
     )
 
     outcome = actions.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC, drift accepted.")
@@ -280,7 +282,7 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
         (outcome.audit_seqs[2], "rita", "promote", "1.1", "approved", "production", "champion"),
     ]
     assert log[-4]["rationale"] == DRIFT_OVERRIDE
-    assert log[-4]["evidence"]["overridden_gates"] == ["drift_psi"]
+    assert log[-4]["evidence"]["overridden_gates"] == ["drift_psi", "monotonic", "robustness"]
     approval = log[-3]
     assert approval["hash"] == outcome.decision_hash
     evidence = approval["evidence"]
@@ -325,7 +327,7 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
         phases = [r.phase for r in checks.saved_results(con, 2)]
         assert audit.verify(con).valid
         assert audit.state_mismatches(con) == []
-    assert phases.count("approval") == 5
+    assert phases.count("approval") == len(specs.GATES)  # every gate ran again at approval
 
 
 def test_override_covers_only_the_gates_failing_then(demo_copy: Store) -> None:
@@ -342,8 +344,9 @@ def test_override_covers_only_the_gates_failing_then(demo_copy: Store) -> None:
 
 def test_approval_without_failed_gates_needs_no_override(demo_copy: Store) -> None:
     add_people(demo_copy, {"eve": "admin"})
-    change = thresholds.set_threshold(demo_copy, ADAM, MODEL, "drift_psi", 0.5, "Seasonal.")
-    policy.confirm(demo_copy, User("eve", "admin"), change.change.change_id, "Agreed.")
+    for gate, value in (("drift_psi", 0.5), ("robustness", 0.5), ("monotonic", 1.0)):
+        change = thresholds.set_threshold(demo_copy, ADAM, MODEL, gate, value, "Seasonal.")
+        policy.confirm(demo_copy, User("eve", "admin"), change.change.change_id, "Agreed.")
     outcome = actions.approve(demo_copy, OMAR, MODEL, "1.1", "All gates pass.")
     assert outcome.status == "production"
     assert champion(demo_copy) == "1.1"

@@ -92,8 +92,10 @@ def test_demo_candidate_gates(demo_store: Store) -> None:
         "artifact_integrity": "pass",
         "inventory": "pass",
         "findings": "pass",
+        "robustness": "fail",  # 21 % of decisions flip under small moves (> 10 %)
+        "monotonic": "fail",  # savings and checking are declared increasing; the GB breaks it
     }
-    assert report.failed == ("drift_psi",)
+    assert report.failed == ("drift_psi", "robustness", "monotonic")
     assert not report.passed
     drift = report.result("drift_psi")
     worst = max(report.feature_psi, key=lambda p: p.psi)
@@ -122,6 +124,8 @@ def test_thresholds_default_and_set_by_admin_only(demo_copy: Store) -> None:
             "validation_roc_auc": 0.70,
             "fairness_parity": 0.80,
             "drift_psi": 0.25,
+            "robustness": 0.10,
+            "monotonic": 0.0,
         }
     with pytest.raises(PermissionDenied) as err:
         thresholds.set_threshold(
@@ -135,14 +139,14 @@ def test_thresholds_default_and_set_by_admin_only(demo_copy: Store) -> None:
         thresholds.set_threshold(demo_copy, ADAM, MODEL, "speed", 0.5, "Faster.")
     assert str(err.value) == (
         "Gate 'speed' has no threshold; choose one of validation_roc_auc, fairness_parity, "
-        "drift_psi."
+        "drift_psi, robustness, monotonic."
     )
     with pytest.raises(thresholds.GateConfigError):
         thresholds.set_threshold(demo_copy, ADAM, MODEL, "fairness_parity", 1.5, "Over one.")
     thresholds.set_threshold(demo_copy, ADAM, MODEL, "validation_roc_auc", 0.8, "Stricter.")
     report = checks.check_gates(demo_copy, MODEL, "1.1")
     assert report.result("validation_roc_auc").threshold == 0.8
-    assert report.failed == ("validation_roc_auc", "drift_psi")  # holdout AUC 0.755 < 0.8
+    assert report.failed == ("validation_roc_auc", "drift_psi", "robustness", "monotonic")  # AUC 0.752
 
 
 def test_tampered_artifact_fails_its_gate(demo_copy: Store) -> None:
