@@ -15,7 +15,7 @@ from vigil.app.pagespec import PageSpec
 from vigil.app.ui import PLOT_LAYOUT, selection_caption
 from vigil.core.explain import drift as attribution_drift
 from vigil.core.explain import importance, local, sampling
-from vigil.core.explain.attributions import Explainer, Method, OutputSpace
+from vigil.core.explain.attributions import Explainer, OutputSpace
 from vigil.core.explain.drift import AttributionDrift
 from vigil.core.explain.importance import GlobalImportance
 from vigil.core.explain.local import LocalExplanation, RecentPrediction
@@ -29,12 +29,9 @@ PAGE = PageSpec(title="Explanations", icon=":material/lightbulb:", url_path="exp
 
 ID_KEY = "explain_prediction_id"
 PICK_KEY = "explain_recent"
-METHOD_TITLES = {
-    Method.TREE_SHAP: "Exact TreeSHAP",
-    Method.LINEAR_SHAP: "Exact linear SHAP",
-    Method.PERMUTATION: "Permutation SHAP (approximate)",
-}
 STATUS_WORDS = {"ok": "OK", "warning": "Warning", "no_data": "No data"}
+RATIO = st.column_config.NumberColumn(format="%.3f")
+WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
 
 
 @st.cache_resource(show_spinner="Preparing the explainer…", max_entries=8)
@@ -46,7 +43,7 @@ def _explainer(
 
 
 def _method(explainer: Explainer) -> None:
-    st.info(f"{METHOD_TITLES[explainer.method]}. {explainer.method.words}")
+    st.info(f"{explainer.method.label}. {explainer.method.words}")
     if explainer.reason:
         with st.expander("Why Vigil could not read this model's arithmetic exactly"):
             st.text(explainer.reason)
@@ -135,10 +132,7 @@ def _recent_table(recent: tuple[RecentPrediction, ...]) -> None:
             ),
             hide_index=True,
             width="stretch",
-            column_config={
-                "Served at (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-                "Score": st.column_config.NumberColumn(format="%.3f"),
-            },
+            column_config={"Served at (UTC)": WHEN, "Score": RATIO},
         )
 
 
@@ -206,7 +200,7 @@ def _metrics(result: LocalExplanation) -> None:
         )
     cols[3].metric("Label", "not yet" if result.label is None else f"{result.label:g}")
     st.caption(
-        f"{METHOD_TITLES[result.method]} · version {result.model_version} · served "
+        f"{result.method.label} · version {result.model_version} · served "
         f"{result.served_at:%Y-%m-%d %H:%M} UTC · computed in {result.elapsed_ms:.0f} ms. "
         "Base value + contributions = model output."
     )
@@ -293,7 +287,7 @@ def _global(ctx: PageContext) -> None:
     result: GlobalImportance = cached(importance.global_importance, ctx.store, ctx.selection)
     st.caption(
         f"Mean |SHAP| over a seeded sample of {result.rows} predictions in the range "
-        f"({METHOD_TITLES[result.method]}, {result.output_space.words}). In the swarm, "
+        f"({result.method.label}, {result.output_space.words}). In the swarm, "
         "numeric features are coloured by value (blue low, red high); text features are grey."
     )
     if not result.complete:
@@ -384,10 +378,7 @@ def _drift(ctx: PageContext) -> None:
             frame,
             hide_index=True,
             width="stretch",
-            column_config={
-                "Window start (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-                "Distance": st.column_config.NumberColumn(format="%.3f"),
-            },
+            column_config={"Window start (UTC)": WHEN, "Distance": RATIO},
         )
         st.dataframe(shares, hide_index=True, width="stretch")
 

@@ -28,6 +28,14 @@ class Method(StrEnum):
     PERMUTATION = "permutation"
 
     @property
+    def label(self) -> str:
+        return {
+            "tree_shap": "Exact TreeSHAP",
+            "linear_shap": "Exact linear SHAP",
+            "permutation": "Permutation SHAP (approximate)",
+        }[self.value]
+
+    @property
     def words(self) -> str:
         return METHOD_WORDS[self]
 
