@@ -1,9 +1,9 @@
 """Caching at the UI boundary only: results keyed by their arguments and the store's version.
 
 Reading the version opens the store (20-80 ms for DuckDB to open a file nobody else in the
-process has open), so a page's script reads it once and reuses it until the script opens the
-store again (a cache miss or a write may have changed it): one open for all the cache hits
-of a rerun instead of one each.
+process has open), so a page's script reads it once, in the sidebar's unit of work, and
+reuses it until the script opens the store again (a cache miss or a write may have changed
+it): a rerun whose calls all hit the cache opens the store once.
 
 While an ingest writes, a page waits at most VIGIL_PAGE_LOCK_TIMEOUT for the store. Past it,
 a cached call answers with the last result it computed for the same arguments and says from
@@ -98,6 +98,12 @@ def store_state(store: Store) -> Snapshot:
         raise
     _run.snapshot = (_mark(store), state)
     return state
+
+
+def remember_state(store: Store, state: Snapshot) -> None:
+    """A snapshot this thread just read in its own unit of work (the sidebar's): cache hits
+    until the next open need no open of their own."""
+    _run.snapshot = (_mark(store), state)
 
 
 def _note_stale(at: dt.datetime, store: Store) -> None:

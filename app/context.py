@@ -15,7 +15,7 @@ from typing import cast
 
 import streamlit as st
 
-from vigil.app.cache import store_state
+from vigil.app.cache import remember_state, store_state
 from vigil.app.ui import when
 from vigil.core import settings
 from vigil.core.errors import AuthError, StoreBusyError
@@ -95,6 +95,8 @@ def _session_user(store: Store) -> User | None:
     try:
         data = sidebar_data(store, user, signed_in, _picks())
         st.session_state[LAST_SIDEBAR_KEY] = (now, data)
+        if data.snapshot is not None:
+            remember_state(store, data.snapshot)
     except StoreBusyError:
         data = _recent_sidebar(now)
     if not data.principal.current:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -171,10 +172,14 @@ def _top_reasons(con: duckdb.DuckDBPyConnection) -> tuple[ReasonCount, ...]:
     return tuple(ReasonCount(str(r), int(n)) for r, n in reasons)
 
 
-def _in_store(store: Store, con: duckdb.DuckDBPyConnection, action: Callable[[], T]) -> T:
-    """`action` with the store attached, in one short transaction."""
-    with attached(store, con):
-        return action()
+def _in_store(
+    store: Store, con: duckdb.DuckDBPyConnection, action: Callable[[], T], clock: Clock
+) -> T:
+    """`action` with the store attached, in one short transaction (its hold is recorded)."""
+    with attached(store, con) as taken:
+        result = action()
+    clock.longest_hold = max(clock.longest_hold, time.monotonic() - taken)
+    return result
 
 
 def store_batch(
@@ -200,16 +205,10 @@ def store_batch(
     new_records = _new_refusals(store, con, out)
     stored = int(scalar(con, "SELECT count(*) FROM fresh"))
     counts = pending.Counts(read, stored, quarantined, read - stored - quarantined)
-    batch_id = _in_store(
-        store, con, lambda: pending.begin(con, out.kind.value, out.model_name, out.source)
-    )
-    try:
-        _append(store, con, out, batch_id, (stored, new_records), clock)
-        _in_store(store, con, lambda: pending.publish(con, batch_id, out.sha256, counts))
-    except BaseException:
-        with contextlib.suppress(Exception):
-            _in_store(store, con, lambda: pending.recover(con, out.model_name))
-        raise
+    if stored + new_records <= slices.ROW_GROUP:  # one short transaction does it all
+        batch_id = _in_store(store, con, lambda: _all_at_once(con, out, counts), clock)
+    else:
+        batch_id = _in_slices(store, con, out, counts, (stored, new_records), clock)
     con.execute("DROP TABLE fresh; DROP TABLE refused; DROP TABLE new_refusals")
     con.execute("DROP TABLE raw; DROP TABLE checked; DROP TABLE rejected")
     clock.report("stored", read, read, clock.longest_hold)
@@ -228,26 +227,9 @@ def store_batch(
     )
 
 
-def _append(
-    store: Store,
-    con: duckdb.DuckDBPyConnection,
-    out: Outgoing,
-    batch_id: int,
-    sizes: tuple[int, int],
-    clock: Clock,
-) -> None:
-    """The file's rows, then its new quarantine records, slice by slice."""
-    stored, new_records = sizes
-    total = stored + new_records
+def _selects(out: Outgoing, batch_id: int) -> tuple[str, str]:
+    """What `fresh` and `new_refusals` store: their columns plus the batch's own."""
     tag = f"{batch_id}::BIGINT AS batch_id"
-    slices.append(
-        store,
-        con,
-        "fresh",
-        out.table,
-        f"* EXCLUDE (_seq), {tag}",
-        lambda done, held: clock.report("storing", done, total, held),
-    )
     fields = ", ".join(
         f"{quote_literal(value)} AS {name}"
         for name, value in (
@@ -257,11 +239,57 @@ def _append(
             ("file_sha256", out.sha256),
         )
     )
-    slices.append(
-        store,
-        con,
-        "new_refusals",
-        "quarantine",
+    return (
+        f"* EXCLUDE (_seq), {tag}",
         f"* EXCLUDE (_seq), {tag}, {fields}, now()::TIMESTAMP AS quarantined_at",
-        lambda done, held: clock.report("storing", stored + done, total, held),
     )
+
+
+def _all_at_once(con: duckdb.DuckDBPyConnection, out: Outgoing, counts: pending.Counts) -> int:
+    """A small file in one transaction: registered, stored and published together."""
+    batch_id = pending.begin(con, out.kind.value, out.model_name, out.source)
+    rows, refusals = _selects(out, batch_id)
+    con.execute(f"INSERT INTO {out.table} BY NAME SELECT {rows} FROM fresh ORDER BY _seq")
+    con.execute(f"INSERT INTO quarantine BY NAME SELECT {refusals} FROM new_refusals ORDER BY _seq")
+    pending.publish(con, batch_id, out.sha256, counts)
+    return batch_id
+
+
+def _in_slices(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    out: Outgoing,
+    counts: pending.Counts,
+    sizes: tuple[int, int],
+    clock: Clock,
+) -> int:
+    """A big file: registered as pending, its rows and then its new quarantine records
+    appended slice by slice, published; on failure its rows are deleted again."""
+    stored, new_records = sizes
+    total = stored + new_records
+    begin = functools.partial(pending.begin, con, out.kind.value, out.model_name, out.source)
+    batch_id = _in_store(store, con, begin, clock)
+    rows, refusals = _selects(out, batch_id)
+    try:
+        slices.append(
+            store,
+            con,
+            "fresh",
+            out.table,
+            rows,
+            lambda done, held: clock.report("storing", done, total, held),
+        )
+        slices.append(
+            store,
+            con,
+            "new_refusals",
+            "quarantine",
+            refusals,
+            lambda done, held: clock.report("storing", stored + done, total, held),
+        )
+        _in_store(store, con, lambda: pending.publish(con, batch_id, out.sha256, counts), clock)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _in_store(store, con, lambda: pending.recover(con, out.model_name), clock)
+        raise
+    return batch_id

@@ -23,7 +23,7 @@ import duckdb
 
 from vigil.core import settings
 from vigil.core.errors import StoreBusyError, StoreError
-from vigil.core.store import encryption, locks, pending
+from vigil.core.store import encryption, linger, locks, pending
 from vigil.core.store.locks import is_lock_conflict
 from vigil.core.store.migrations import LATEST_VERSION, MIGRATIONS
 from vigil.core.store.sql import scalar
@@ -61,10 +61,17 @@ class Store:
 
     home: Path
     lock_timeout_s: float | None = None  # None: VIGIL_LOCK_TIMEOUT
+    linger: bool = False  # keep DuckDB's instance open briefly between units (see linger)
 
     @classmethod
     def default(cls) -> Store:
         return cls(settings.home())
+
+    @classmethod
+    def for_pages(cls) -> Store:
+        """The dashboard's store: waits at most VIGIL_PAGE_LOCK_TIMEOUT, and keeps DuckDB's
+        instance open between the units of work of reruns that follow each other."""
+        return cls(settings.home(), settings.page_lock_timeout_s(), linger=True)
 
     @property
     def db_path(self) -> Path:
@@ -148,6 +155,8 @@ class Store:
             _take_after_commit(con)
             raise
         finally:
+            if self.linger and encryption.store_key(self.home) is None:
+                linger.keep(con, self.db_path, self.home)
             con.close()
         for action in _take_after_commit(con):  # autocommitted work
             action()

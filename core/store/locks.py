@@ -95,6 +95,34 @@ def model_lock_free(home: Path, model_name: str) -> Iterator[bool]:
         yield _try(fd, fcntl.LOCK_EX if fcntl else 0)
 
 
+def open_turn(home: Path) -> int:
+    """A descriptor of the store's turn lock, for repeated turn_busy_fd checks."""
+    return os.open(_path(home, "turn.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def close_turn(fd: int) -> None:
+    os.close(fd)
+
+
+def turn_busy_fd(fd: int) -> bool:
+    """Does a process wait for the store, or an ingest write to it? (A free turn lock can be
+    taken exclusively; it is released again at once.)"""
+    if fcntl is None:  # pragma: no cover
+        return False
+    if not _try(fd, fcntl.LOCK_EX):
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
+
+
+def turn_busy(home: Path) -> bool:
+    fd = open_turn(home)
+    try:
+        return turn_busy_fd(fd)
+    finally:
+        close_turn(fd)
+
+
 @contextmanager
 def waiting(home: Path, deadline: float) -> Iterator[bool]:
     """Mark this process as waiting for the store. Yields False if an ingest's write held

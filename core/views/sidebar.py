@@ -8,7 +8,7 @@ rerun to one open of the store, however many selectors the sidebar draws.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 
@@ -18,6 +18,7 @@ from vigil.core.govern.principals import PrincipalCheck, check
 from vigil.core.monitor.selection import data_range, segment_columns, segment_values
 from vigil.core.registry.versions import ModelVersion, aliases, list_model_names, list_versions
 from vigil.core.store.connection import Store
+from vigil.core.store.pending import Snapshot, snapshot
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class SidebarData:
     segment_columns: tuple[str, ...] = ()
     segment_values: tuple[str, ...] = ()
     error: str | None = None  # a selector's choices could not be read (shown, not raised)
+    snapshot: Snapshot | None = None  # the store's version and freshness (see app.cache)
 
 
 def _default_version(choices: tuple[VersionChoice, ...], picked: str | None) -> ModelVersion:
@@ -70,10 +72,11 @@ def sidebar_data(
         principal = check(con, user, signed_in_at=signed_in_at)
         if not principal.current:
             return SidebarData(principal)
+        state = snapshot(con)  # the cache's version key, read in the same open
         try:
-            return _choices(con, principal, picks)
+            return replace(_choices(con, principal, picks), snapshot=state)
         except VigilError as err:
-            return SidebarData(principal, error=str(err))
+            return SidebarData(principal, error=str(err), snapshot=state)
 
 
 def _choices(

@@ -151,3 +151,21 @@ def test_pages_say_how_recent_the_data_is_and_survive_a_busy_store(
     assert "so this page shows results computed at " in texts(at)
     assert at.dataframe[0].value.equals(files)
     assert took < 10  # generous: AppTest reruns the whole script on a loaded machine
+
+
+def test_a_rerun_of_cache_hits_opens_the_store_once(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(demo_store, "overview")
+    assert not at.exception
+    opened: list[Path] = []
+    real = Store._connect_once
+
+    def counting(self: Store) -> Any:
+        opened.append(self.home)
+        return real(self)
+
+    monkeypatch.setattr(Store, "_connect_once", counting)
+    at.run()
+    assert not at.exception
+    assert opened == [demo_store.home]  # the sidebar's unit of work, nothing else

@@ -212,7 +212,8 @@ def test_progress_reports_each_slice_and_the_longest_hold(toy: Store, tmp_path: 
     assert len(storing) >= 2  # three row groups never fit the first slice (one group)
     assert [s.rows for s in storing] == sorted(s.rows for s in storing)
     assert storing[-1].rows == storing[-1].total == rows
-    assert steps[-1].store_held_s == max(s.store_held_s or 0 for s in storing)
+    assert steps[-1].store_held_s is not None  # the longest hold, slices or not
+    assert steps[-1].store_held_s >= max(s.store_held_s or 0 for s in storing)
 
 
 def test_a_reader_in_this_process_waits_for_an_attached_ingest(toy: Store, tmp_path: Path) -> None:
