@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 import pandas as pd
@@ -15,15 +14,15 @@ from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
 from vigil.app.ui import PLOT_LAYOUT, selection_caption
 from vigil.core.monitor.drift.report import drift_report
-from vigil.core.monitor.drift.results import ColumnDrift, DriftReport, DriftStatus, WindowDrift
+from vigil.core.monitor.drift.results import ColumnDrift, DriftReport, DriftStatus
 from vigil.core.monitor.selection import Selection
 from vigil.core.stats import drift_tests as stattests
-from vigil.core.stats.drift_tests import ColumnKind
 from vigil.core.stats.psi import PSI_EPSILON
+from vigil.pages.drift_detail import columns_of, detail_section, fmt
+from vigil.pages.text import plain
 
 PAGE = PageSpec(title="Drift", icon=":material/ssid_chart:", url_path="drift")
 
-WHOLE = "Whole range"
 SCORE_CAP = 3.0  # heat-map colours saturate at three times the threshold
 HOW_DECIDED = f"""
 **Default test per column** (decided once per version by the size of the reference, so a
@@ -49,12 +48,6 @@ Thresholds can be changed per model (drift settings). Numbers come from stored d
 profiles; with a segment, the reference is restricted to the same segment and both sides
 are computed from the raw log on the fly.
 """
-
-
-def _fmt(value: float | None, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.{digits}g}"
 
 
 def _reference_choice(sel: Selection, version: str) -> Selection | None:
@@ -87,10 +80,6 @@ def _reference_choice(sel: Selection, version: str) -> Selection | None:
     )
 
 
-def _columns(window: WindowDrift) -> list[ColumnDrift]:
-    return [*window.features, *window.prediction]
-
-
 def _hover(column: ColumnDrift) -> str:
     if column.statistic is None:
         return f"{column.status} ({column.current_n} values)"
@@ -102,7 +91,7 @@ def _hover(column: ColumnDrift) -> str:
 
 
 def _heatmap(report: DriftReport) -> Any:
-    names = [c.feature for c in _columns(report.overall)]
+    names = [c.feature for c in columns_of(report.overall)]
     labels = [w.window.label for w in report.windows]
     z, text = [], []
     for name in names:
@@ -167,104 +156,18 @@ def _apply_click(event: Any, report: DriftReport) -> None:
     if st.session_state.get("drift_last_click") == (feature, window):
         return  # the selection persists across reruns; apply each click once
     st.session_state["drift_last_click"] = (feature, window)
-    names = [c.feature for c in _columns(report.overall)]
+    names = [c.feature for c in columns_of(report.overall)]
     windows = [w.window.label for w in report.windows]
     if feature in names and window in windows:
         st.session_state["drift_feature"] = feature
         st.session_state["drift_window"] = window
 
 
-def _detail(report: DriftReport) -> None:
-    st.subheader("Reference vs current")
-    names = [c.feature for c in _columns(report.overall)]
-    windows = [WHOLE, *(w.window.label for w in report.windows)]
-    if st.session_state.get("drift_feature") not in names:
-        ranked = sorted(report.overall.features, key=lambda c: -(c.score or 0))
-        st.session_state["drift_feature"] = ranked[0].feature if ranked else names[0]
-    if st.session_state.get("drift_window") not in windows:
-        st.session_state["drift_window"] = WHOLE
-    left, right = st.columns(2)
-    feature = left.selectbox("Feature", names, key="drift_feature")
-    window_label = right.selectbox("Window", windows, key="drift_window")
-    window = (
-        report.overall
-        if window_label == WHOLE
-        else next(w for w in report.windows if w.window.label == window_label)
-    )
-    column = window.column(feature)
-    ref_total = sum(column.reference_counts) or 1
-    cur_total = sum(column.current_counts) or 1
-    table = pd.DataFrame(
-        {
-            "bin" if column.kind == ColumnKind.NUMERIC else "category": list(column.bins),
-            "reference rows": [int(v) for v in column.reference_counts],
-            "reference share": [v / ref_total for v in column.reference_counts],
-            "current rows": [int(v) for v in column.current_counts],
-            "current share": [v / cur_total for v in column.current_counts],
-        }
-    )
-    chart, numbers = st.columns([3, 2])
-    figure = go.Figure()
-    first = table.columns[0]
-    figure.add_bar(
-        x=table[first],
-        y=table["reference share"],
-        name=report.reference_label,
-        opacity=0.6,
-        hovertemplate="%{y:.1%} of reference rows<extra></extra>",
-    )
-    figure.add_bar(
-        x=table[first],
-        y=table["current share"],
-        name=window_label,
-        opacity=0.6,
-        hovertemplate="%{y:.1%} of current rows<extra></extra>",
-    )
-    unit = "reference decile bins" if column.kind == ColumnKind.NUMERIC else "categories"
-    figure.update_layout(
-        **PLOT_LAYOUT,
-        barmode="overlay",
-        title=f"{feature}: share of rows per bin ({unit})",
-        yaxis={"title": "share of rows", "tickformat": ".0%"},
-        xaxis={"title": feature, "type": "category"},
-    )
-    chart.plotly_chart(figure, width="stretch", key="drift_histogram")
-    with numbers:
-        st.markdown(f"**{column.test_label}** · status **{column.status}**")
-        facts = {
-            "statistic": _fmt(column.statistic),
-            "p-value": _fmt(column.p_value, 3),
-            "threshold": _fmt(column.threshold, 3),
-            "PSI": _fmt(column.psi),
-            "reference values": f"{column.reference_n:,}",
-            "current values": f"{column.current_n:,}",
-            "current missing": f"{column.current_nulls:,}",
-        }
-        if column.kind == ColumnKind.NUMERIC:
-            facts["reference mean ± std"] = (
-                f"{_fmt(column.reference_mean)} ± {_fmt(column.reference_std)}"
-            )
-            facts["current mean ± std"] = (
-                f"{_fmt(column.current_mean)} ± {_fmt(column.current_std)}"
-            )
-        st.dataframe(pd.DataFrame({"value": facts}), width="stretch", key="drift_facts")
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "reference share": st.column_config.NumberColumn(format="percent"),
-            "current share": st.column_config.NumberColumn(format="percent"),
-        },
-        key="drift_bins",
-    )
-
-
 def _ranking(report: DriftReport) -> None:
     st.subheader("Features ranked by drift (whole range)")
     windows_drifted = {
         c.feature: sum(1 for w in report.windows if w.column(c.feature).drifted)
-        for c in _columns(report.overall)
+        for c in columns_of(report.overall)
     }
     rows = [
         {
@@ -293,8 +196,8 @@ def _ranking(report: DriftReport) -> None:
     )
 
 
-def _prediction(report: DriftReport) -> None:
-    st.subheader("Prediction drift")
+def _prediction_rows(report: DriftReport) -> pd.DataFrame:
+    """Per window: the score's drift and, for binary classifiers, the share predicted positive."""
     rows = []
     for w in report.windows:
         score = w.column("prediction")
@@ -316,7 +219,12 @@ def _prediction(report: DriftReport) -> None:
             row["positive share"] = positive / cls.current_n
             row["class status"] = cls.status
         rows.append(row)
-    frame = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def _prediction(report: DriftReport) -> None:
+    st.subheader("Prediction drift")
+    frame = _prediction_rows(report)
     overall = report.overall.column("prediction")
     figure = go.Figure()
     figure.add_scatter(
@@ -359,7 +267,7 @@ def _prediction(report: DriftReport) -> None:
     st.plotly_chart(figure, width="stretch", key="drift_prediction_chart")
     st.markdown(
         f"Whole range: score distribution **{overall.status}** ({overall.test_label}, "
-        f"statistic {_fmt(overall.statistic)}, p-value {_fmt(overall.p_value, 3)})."
+        f"statistic {fmt(overall.statistic)}, p-value {fmt(overall.p_value, 3)})."
     )
     st.dataframe(
         frame,
@@ -413,12 +321,12 @@ def render(ctx: PageContext) -> None:
     headline = dataset.sentence()
     (st.error if dataset.drifted else st.success)(f"Whole range: {headline}")
     st.caption(
-        f"Compared with {report.reference_label}. Dataset drift in {windows_drifted} of "
+        f"Compared with {plain(report.reference_label)}. Dataset drift in {windows_drifted} of "
         f"{len(report.windows)} {ctx.granularity} windows. {report.overall.rows:,} predictions."
     )
     event = _heatmap(report)
     _apply_click(event, report)
-    _detail(report)
+    detail_section(report)
     _ranking(report)
     _prediction(report)
     _multivariate(report)

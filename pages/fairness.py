@@ -10,11 +10,19 @@ from vigil.app.cache import cached
 from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
 from vigil.app.ui import PLOT_LAYOUT, selection_caption
-from vigil.core.monitor import fairness
-from vigil.core.monitor.fairness import AttributeFairness, FairnessReport, GroupMetrics
+from vigil.core.monitor.fairness.report import fairness_report
+from vigil.core.monitor.fairness.results import (
+    AttributeFairness,
+    FairnessReport,
+    GroupMetrics,
+    GroupStatus,
+    ValidationStatus,
+    Verdict,
+)
+from vigil.core.stats.disparity import FOUR_FIFTHS
+from vigil.pages.text import plain
 
 PAGE = PageSpec(title="Fairness", icon=":material/balance:", url_path="fairness")
-fairness.register_alert_metrics()  # so the alert-rule editor can offer fairness metrics
 
 METRICS = {
     "selection_rate": ("Selection rate (favourable outcome)", "all served predictions"),
@@ -24,15 +32,15 @@ METRICS = {
     "accuracy": ("Accuracy", "labelled predictions"),
 }
 STATUS_COLOUR = {
-    "most_favoured": "#2e7d32",
-    "pass": "#1976d2",
-    "fail": "#c62828",
-    "too_small": "#9e9e9e",
+    GroupStatus.MOST_FAVOURED: "#2e7d32",
+    GroupStatus.PASS: "#1976d2",
+    GroupStatus.FAIL: "#c62828",
+    GroupStatus.TOO_SMALL: "#9e9e9e",
 }
 VERDICT = {
-    "pass": ":green-badge[:material/check_circle: Meets the 0.8 rule]",
-    "fail": ":red-badge[:material/error: Below the 0.8 rule]",
-    "insufficient": ":gray-badge[:material/info: Too few groups to judge]",
+    Verdict.PASS: f":green-badge[:material/check_circle: Meets the {FOUR_FIFTHS} rule]",
+    Verdict.FAIL: f":red-badge[:material/error: Below the {FOUR_FIFTHS} rule]",
+    Verdict.INSUFFICIENT: ":gray-badge[:material/info: Too few groups to judge]",
 }
 
 
@@ -98,14 +106,14 @@ def _bar_chart(item: AttributeFairness, metric: str) -> go.Figure:
         "%{customdata[1]:,} labelled<br>%{customdata[2]}<extra></extra>",
         name=title,
     )
-    top = next((g for g in item.groups if g.status == "most_favoured"), None)
+    top = next((g for g in item.groups if g.status == GroupStatus.MOST_FAVOURED), None)
     if metric == "selection_rate" and top is not None:
-        line = fairness.FOUR_FIFTHS * top.selection_rate
+        line = FOUR_FIFTHS * (top.selection_rate or 0.0)
         figure.add_hline(
             y=line,
             line_dash="dash",
             line_color="#c62828",
-            annotation_text=f"0.8 × {top.group} = {line:.3f}",
+            annotation_text=f"{FOUR_FIFTHS} × {top.group} = {line:.3f}",
             annotation_position="top left",
         )
     elif len(values) >= 2:
@@ -157,10 +165,10 @@ def _trend(item: AttributeFairness) -> tuple[go.Figure, pd.DataFrame]:
         hovertemplate="%{x|%Y-%m-%d}: %{y:.3f}<extra>equalized odds difference</extra>",
     )
     figure.add_hline(
-        y=fairness.FOUR_FIFTHS,
+        y=FOUR_FIFTHS,
         line_dash="dash",
         line_color="#c62828",
-        annotation_text="0.8 rule",
+        annotation_text=f"{FOUR_FIFTHS} rule",
         annotation_position="bottom left",
     )
     validation = item.validation
@@ -183,14 +191,14 @@ def _trend(item: AttributeFairness) -> tuple[go.Figure, pd.DataFrame]:
 
 
 def _verdicts(item: AttributeFairness) -> None:
-    st.markdown(f"#### {item.name} {VERDICT[item.verdict]}")
+    st.markdown(f"#### {plain(item.name)} {VERDICT[item.verdict]}")
     for line in item.statements:
         if "below the" in line:
-            st.error(line, icon=":material/error:")
+            st.error(plain(line), icon=":material/error:")
         elif "no verdict" in line or "not enough" in line:
-            st.warning(line, icon=":material/warning:")
+            st.warning(plain(line), icon=":material/warning:")
         else:
-            st.success(line, icon=":material/check_circle:")
+            st.success(plain(line), icon=":material/check_circle:")
 
 
 def _disparities(item: AttributeFairness) -> None:
@@ -222,17 +230,9 @@ def _disparities(item: AttributeFairness) -> None:
             col.caption(caption)
 
 
-def render(ctx: PageContext) -> None:
-    st.title("Fairness")
-    if ctx.selection is None:
-        st.info("This version has no logged traffic yet: nothing to review.")
-        return
-    st.caption(selection_caption(ctx))
-    report: FairnessReport = cached(
-        fairness.fairness_report, ctx.store, ctx.selection, granularity=ctx.granularity
-    )
+def _introduction(report: FairnessReport) -> None:
     st.markdown(
-        f"Favourable outcome: **{report.favourable}**. {report.rows:,} predictions, "
+        f"Favourable outcome: **{plain(report.favourable)}**. {report.rows:,} predictions, "
         f"{report.labelled:,} of them labelled. Selection rates and demographic parity use "
         "every served prediction; TPR, FPR, precision, accuracy and equalized odds use the "
         "labelled ones."
@@ -242,20 +242,17 @@ def render(ctx: PageContext) -> None:
         f"a verdict; equalized odds needs {report.min_group_outcomes} labelled positives and "
         f"negatives per group. Intervals: {report.resamples} seeded bootstrap resamples. "
         "Missing values form their own group. Age bands: "
-        + ", ".join(report.bands.get("age", ()))
+        + plain(", ".join(report.bands.get("age", ())))
         + "."
     )
-    names = [a.name for a in report.attributes]
-    chosen = st.radio("Sensitive attribute", names, horizontal=True, key="fairness_attribute")
-    item = report.attribute(chosen or names[0])
-    _verdicts(item)
-    _disparities(item)
 
+
+def _groups_section(item: AttributeFairness) -> None:
     st.subheader("Groups")
     st.dataframe(
         _group_table(item.groups),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         column_config={
             c: st.column_config.NumberColumn(format="%.4f")
             for c in (
@@ -271,37 +268,62 @@ def render(ctx: PageContext) -> None:
     metric = st.selectbox(
         "Metric", list(METRICS), format_func=lambda m: METRICS[m][0], key="fairness_metric"
     )
-    st.plotly_chart(_bar_chart(item, metric), use_container_width=True)
+    st.plotly_chart(_bar_chart(item, metric or "selection_rate"), width="stretch")
 
+
+def _trend_section(item: AttributeFairness) -> None:
     st.subheader("Over time")
     figure, table = _trend(item)
-    st.plotly_chart(figure, use_container_width=True)
+    st.plotly_chart(figure, width="stretch")
     st.caption(
         "A gap means fewer than two groups were large enough in that window; equalized odds "
         "needs labelled outcomes, which arrive weeks after the prediction."
     )
     with st.expander("Numbers per window"):
-        st.dataframe(table, hide_index=True, use_container_width=True)
+        st.dataframe(table, hide_index=True, width="stretch")
 
+
+def _validation_section(item: AttributeFairness) -> None:
     st.subheader("Against validation")
     validation = item.validation
-    if validation is None or validation.status == "unavailable":
-        st.info(validation.text if validation else "No validation values recorded.")
-    else:
-        (st.warning if validation.status == "drift" else st.success)(validation.text)
-        if validation.selection_rates:
-            st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "Group": r.group,
-                            "Selection rate at validation": r.at_validation,
-                            "Selection rate now": r.now,
-                            "Change": r.change,
-                        }
-                        for r in validation.selection_rates
-                    ]
-                ),
-                hide_index=True,
-                use_container_width=True,
-            )
+    if validation is None or validation.status == ValidationStatus.UNAVAILABLE:
+        st.info(plain(validation.text) if validation else "No validation values recorded.")
+        return
+    show = st.warning if validation.status == ValidationStatus.DRIFT else st.success
+    show(plain(validation.text))
+    if validation.selection_rates:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Group": r.group,
+                        "Selection rate at validation": r.at_validation,
+                        "Selection rate now": r.now,
+                        "Change": r.change,
+                    }
+                    for r in validation.selection_rates
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+
+
+def render(ctx: PageContext) -> None:
+    st.title("Fairness")
+    if ctx.selection is None:
+        st.info("This version has no logged traffic yet: nothing to review.")
+        return
+    st.caption(selection_caption(ctx))
+    report: FairnessReport = cached(
+        fairness_report, ctx.store, ctx.selection, granularity=ctx.granularity
+    )
+    _introduction(report)
+    names = [a.name for a in report.attributes]
+    chosen = st.radio("Sensitive attribute", names, horizontal=True, key="fairness_attribute")
+    item = report.attribute(chosen or names[0])
+    _verdicts(item)
+    _disparities(item)
+    _groups_section(item)
+    _trend_section(item)
+    _validation_section(item)

@@ -26,6 +26,7 @@ from vigil.core.monitor.performance.results import (
     PerformanceReport,
     WindowPerformance,
 )
+from vigil.pages.performance_sections import calibration_section, concept_drift_section
 
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0}
 PAGE = PageSpec(title="Performance", icon=":material/speed:", url_path="performance")
@@ -83,17 +84,11 @@ def _header(ctx: PageContext, report: PerformanceReport, metric: str) -> None:
         )
 
 
-def _metric_chart(
-    report: PerformanceReport,
-    metric: str,
-    estimates: estimation.EstimationReport | None,
-) -> None:
+def _realised(figure: go.Figure, report: PerformanceReport, metric: str) -> None:
+    """The realised metric per window (windows with enough labels) and its 95 % band."""
     windows = report.windows
     x = [w.start for w in windows]
     shown = [w.value(metric) if w.enough_labels else None for w in windows]
-    figure = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.06
-    )
     band = [
         (w.start, w.metric(metric).low, w.metric(metric).high)
         for w in windows
@@ -127,6 +122,18 @@ def _metric_chart(
         row=1,
         col=1,
     )
+
+
+def _metric_chart(
+    report: PerformanceReport,
+    metric: str,
+    estimates: estimation.EstimationReport | None,
+) -> None:
+    windows = report.windows
+    figure = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.06
+    )
+    _realised(figure, report, metric)
     if estimates is not None and metric in estimation.ESTIMATED_METRICS:
         est_x = [w.start for w in estimates.windows]
         est_y = [w.estimate(metric) for w in estimates.windows]
@@ -151,7 +158,7 @@ def _metric_chart(
             col=1,
         )
     figure.add_bar(
-        x=x,
+        x=[w.start for w in windows],
         y=[w.coverage.value or 0 for w in windows],
         name="label coverage",
         marker_color=["#9ecae1" if w.enough_labels else "#fdae6b" for w in windows],
@@ -198,146 +205,6 @@ def _windows_table(
     return pd.DataFrame(rows)
 
 
-def _concept_drift(report: ConceptDriftReport) -> None:
-    st.subheader("Concept drift")
-    st.caption(
-        f"A window is flagged when its {METRIC_LABELS[report.metric]} falls more than "
-        f"{report.margin:g} below the validation value while the inputs did not drift "
-        f"(input drift: {report.input_drift_source}). Calibration error (ECE) is compared "
-        f"with {report.baseline.describe()}: ECE {_fmt(report.baseline_ece)}."
-    )
-    flagged = report.flagged
-    if flagged:
-        st.error(
-            f"Concept drift in {len(flagged)} window(s) from {flagged[0].start:%Y-%m-%d}: "
-            "performance fell while the inputs held steady — the relation between inputs "
-            "and outcomes changed. Retraining on recent labelled data is the usual remedy."
-        )
-    windows = [w for w in report.windows if w.ece is not None and w.verdict != "too few labels"]
-    if windows:
-        figure = go.Figure()
-        figure.add_scatter(
-            x=[w.start for w in windows],
-            y=[w.ece for w in windows],
-            mode="lines+markers",
-            name="ECE per window",
-            marker={"color": ["#d62728" if w.calibration_shift else "#1f77b4" for w in windows]},
-            customdata=[[w.labelled, w.verdict] for w in windows],
-            hovertemplate="ECE %{y:.3f}<br>%{customdata[0]:,} labels<br>%{customdata[1]}"
-            "<extra></extra>",
-        )
-        if report.baseline_ece is not None:
-            figure.add_hline(
-                y=report.baseline_ece,
-                line={"dash": "dot", "color": "gray"},
-                annotation_text=f"baseline {report.baseline_ece:.3f}",
-            )
-            figure.add_hline(
-                y=report.baseline_ece + report.margin,
-                line={"dash": "dash", "color": "#d62728", "width": 1},
-                annotation_text="baseline + margin",
-            )
-        figure.update_layout(
-            **PLOT_LAYOUT,
-            title=f"Calibration per {report.granularity}: expected calibration error "
-            "(red: moved past the baseline)",
-            yaxis={"title": "ECE (probability)", "rangemode": "tozero"},
-            xaxis={"title": f"{report.granularity} starting (UTC)"},
-            height=320,
-        )
-        st.plotly_chart(figure, width="stretch", key="performance_ece_chart")
-    table = pd.DataFrame(
-        [
-            {
-                "window": f"{w.start:%Y-%m-%d}",
-                "labelled": w.labelled,
-                METRIC_LABELS[report.metric]: w.metric_value,
-                "validation": w.validation_value,
-                "performance drop": w.performance_drop,
-                "ECE": w.ece,
-                "baseline ECE": w.baseline_ece,
-                "calibration moved": w.calibration_shift,
-                "input drift": "unknown"
-                if w.input_drift is None
-                else ("yes" if w.input_drift else "no"),
-                "verdict": w.verdict,
-            }
-            for w in report.windows
-        ]
-    )
-    st.dataframe(table, hide_index=True, width="stretch", key="performance_concept_table")
-
-
-def _calibration(report: PerformanceReport) -> None:
-    overall = report.overall
-    if not overall.reliability:
-        return
-    st.subheader("Calibration and confusion matrix (whole range)")
-    left, right = st.columns(2)
-    bins = overall.reliability
-    figure = go.Figure()
-    figure.add_scatter(
-        x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "gray"},
-        name="perfect calibration", hoverinfo="skip",
-    )  # fmt: skip
-    figure.add_scatter(
-        x=[b.mean_predicted for b in bins],
-        y=[b.observed_rate for b in bins],
-        mode="lines+markers",
-        name="model",
-        marker={"size": [6 + 14 * math.sqrt(b.count / max(c.count for c in bins)) for b in bins]},
-        customdata=[[b.low, b.high, b.count] for b in bins],
-        hovertemplate="scores %{customdata[0]:.1f}–%{customdata[1]:.1f}<br>mean predicted "
-        "%{x:.3f}<br>observed positive rate %{y:.3f}<br>%{customdata[2]:,} rows<extra></extra>",
-    )
-    figure.update_layout(
-        **{**PLOT_LAYOUT, "hovermode": "closest"},
-        title=f"Reliability: observed vs predicted (ECE {_fmt(overall.value('ece'))})",
-        xaxis={"title": "mean predicted probability", "range": [0, 1]},
-        yaxis={"title": "observed positive rate", "range": [0, 1]},
-        height=400,
-    )
-    left.plotly_chart(figure, width="stretch", key="performance_reliability")
-    c = overall.confusion
-    if c is not None:
-        matrix = go.Figure(
-            go.Heatmap(
-                z=[[c.tn, c.fp], [c.fn, c.tp]],
-                x=["predicted 0", "predicted 1"],
-                y=["actual 0", "actual 1"],
-                text=[[f"TN {c.tn:,}", f"FP {c.fp:,}"], [f"FN {c.fn:,}", f"TP {c.tp:,}"]],
-                texttemplate="%{text}",
-                colorscale="Blues",
-                hovertemplate="%{y}, %{x}: %{z:,} rows<extra></extra>",
-                showscale=False,
-            )
-        )
-        matrix.update_layout(
-            **{**PLOT_LAYOUT, "hovermode": "closest"},
-            title=f"Confusion matrix at threshold {report.threshold:g} (labelled rows)",
-            yaxis={"autorange": "reversed"},
-            height=400,
-        )
-        right.plotly_chart(matrix, width="stretch", key="performance_confusion")
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "score bin": f"{b.low:.1f}–{b.high:.1f}",
-                    "rows": b.count,
-                    "mean predicted": b.mean_predicted,
-                    "observed rate": b.observed_rate,
-                    "gap": b.observed_rate - b.mean_predicted,
-                }
-                for b in bins
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-        key="performance_reliability_table",
-    )
-
-
 def render(ctx: PageContext) -> None:
     assert ctx.version is not None  # PAGE.needs_model: the navigation guarantees a version
     st.title(f"Performance · {ctx.model_name} {ctx.version.model_version}")
@@ -371,6 +238,21 @@ def render(ctx: PageContext) -> None:
             st.caption(f"No estimate for unlabelled windows: {err}")
     _header(ctx, report, metric)
     _metric_chart(report, metric, estimates)
+    _notes(report, metric, estimates)
+    with st.expander("Exact numbers per window", expanded=False):
+        st.dataframe(
+            _windows_table(report, estimates),
+            hide_index=True,
+            width="stretch",
+            key="performance_table",
+        )
+    if report.task == BINARY:
+        _binary_sections(ctx, report, metric)
+
+
+def _notes(
+    report: PerformanceReport, metric: str, estimates: estimation.EstimationReport | None
+) -> None:
     notes = [
         f"Realised: computed on labelled predictions with status 'ok' "
         f"({INTERVAL_TEXT[CI_METHOD[metric]]}). A window with fewer than "
@@ -386,27 +268,24 @@ def render(ctx: PageContext) -> None:
         )
     for note in notes:
         st.caption(note)
-    with st.expander("Exact numbers per window", expanded=False):
-        st.dataframe(
-            _windows_table(report, estimates),
-            hide_index=True,
-            width="stretch",
-            key="performance_table",
+
+
+def _binary_sections(ctx: PageContext, report: PerformanceReport, metric: str) -> None:
+    """Concept drift (on the chosen metric when it has a validation counterpart, else
+    accuracy) and calibration."""
+    drift_metric = (
+        metric if metric in ("roc_auc", "accuracy", "f1", "precision", "recall") else "accuracy"
+    )
+    try:
+        concept: ConceptDriftReport = cached(
+            concept_drift,
+            ctx.store,
+            ctx.selection,
+            ctx.granularity,
+            metric=drift_metric,
         )
-    if report.task == BINARY:
-        drift_metric = (
-            metric if metric in ("roc_auc", "accuracy", "f1", "precision", "recall") else "accuracy"
-        )
-        try:
-            concept: ConceptDriftReport = cached(
-                concept_drift,
-                ctx.store,
-                ctx.selection,
-                ctx.granularity,
-                metric=drift_metric,
-            )
-        except VigilError as err:
-            st.error(str(err))
-            st.stop()
-        _concept_drift(concept)
-        _calibration(report)
+    except VigilError as err:
+        st.error(str(err))
+        st.stop()
+    concept_drift_section(concept)
+    calibration_section(report)

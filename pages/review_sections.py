@@ -21,7 +21,7 @@ from vigil.core.govern.evidence import TrafficCount
 from vigil.core.govern.gates.results import GateOutcome, GateReport
 from vigil.core.govern.gates.specs import Gate
 from vigil.core.govern.requests import PromotionRequest, RequestState
-from vigil.core.monitor import fairness
+from vigil.core.monitor.fairness.report import fairness_report
 from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.selection import Selection
 from vigil.core.registry.versions import ModelVersion
@@ -233,9 +233,7 @@ def fairness_tab(
         model,
         [candidate] + ([champion] if champion else []),
         window,
-        lambda sel: cached(
-            fairness.fairness_report, ctx.store, sel, granularity="week", resamples=0
-        ),
+        lambda sel: cached(fairness_report, ctx.store, sel, granularity="week", resamples=0),
     )
     rows = _fairness_rows(reports)
     if not rows:

@@ -20,14 +20,14 @@ from enum import StrEnum
 from vigil.core.errors import AlertError
 from vigil.core.monitor.drift.report import drift_report
 from vigil.core.monitor.drift.results import DriftReport, WindowDrift
-from vigil.core.monitor.fairness import (
+from vigil.core.monitor.fairness.report import fairness_report
+from vigil.core.monitor.fairness.results import (
     MIN_GROUP_OUTCOMES,
     MIN_GROUP_ROWS,
     AttributeFairness,
     Disparities,
     FairnessError,
     FairnessReport,
-    fairness_report,
 )
 from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.performance.results import (

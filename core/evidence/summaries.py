@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from vigil.core.errors import VigilError
 from vigil.core.monitor.drift.report import drift_report
 from vigil.core.monitor.drift.results import DriftReport
-from vigil.core.monitor.fairness import FairnessReport, fairness_report
+from vigil.core.monitor.fairness.report import fairness_report
+from vigil.core.monitor.fairness.results import FairnessReport
 from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.performance.results import PerformanceReport
 from vigil.core.monitor.selection import Selection

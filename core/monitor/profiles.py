@@ -145,6 +145,12 @@ def _insert_profiles(
         f"ON {names} INTO NAME feature VALUE present)",
         key + params,
     )
+    _column_stats(con, key, scope)
+    _bins(con, key, scope)
+
+
+def _column_stats(con: duckdb.DuckDBPyConnection, key: list[str], scope: str) -> None:
+    """min, max, sum and sum of squares per column, from the value counts just inserted."""
     day_match = "v.day = c.day" if scope == "day" else "v.day IS NULL AND c.day IS NULL"
     scope_filter = "c.model_name = ? AND c.model_version = ? AND c.scope = ?" + (
         " AND c.day IN (SELECT day FROM profile_dirty_days)" if scope == "day" else ""
@@ -164,6 +170,10 @@ def _insert_profiles(
         """,
         [*key, scope, *key, scope],
     )
+
+
+def _bins(con: duckdb.DuckDBPyConnection, key: list[str], scope: str) -> None:
+    """Histograms on the reference's bins (core.stats.psi.bin_sql), from the value counts."""
     con.execute(
         f"""
         INSERT INTO profile_bins

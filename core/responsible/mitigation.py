@@ -29,7 +29,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from vigil.core.errors import VigilError
-from vigil.core.monitor import fairness
+from vigil.core.monitor.fairness.groups import group_exprs
+from vigil.core.monitor.fairness.results import MIN_GROUP_ROWS
 from vigil.core.monitor.selection import Selection, log_table
 from vigil.core.registry import versions as registry
 from vigil.core.responsible.mitigation_rules import (
@@ -141,7 +142,7 @@ def labelled_rows(
     groups' order (bands of a numeric attribute in their order)."""
     with store.connect() as con:
         version = registry.get_version(con, selection.model_name, selection.model_version)
-        exprs, bands = fairness._group_exprs(con, version)
+        exprs, bands = group_exprs(con, version)
         if attribute not in exprs:
             names = ", ".join(exprs) or "none"
             raise MitigationError(
@@ -170,7 +171,7 @@ def _result(
     group: npt.NDArray[np.str_],
     order: tuple[str, ...],
 ) -> OptionResult:
-    evaluation = evaluate_rule(rule.predicted, label, group, fairness.MIN_GROUP_ROWS, order)
+    evaluation = evaluate_rule(rule.predicted, label, group, MIN_GROUP_ROWS, order)
     return OptionResult(
         option=option,
         title=TITLES[option],
@@ -205,16 +206,16 @@ def mitigation_what_if(
     label = frame["label"].to_numpy(dtype=np.float64)
     group = frame["group"].astype(str).to_numpy()
     sizes = pd.Series(group).value_counts()
-    if int((sizes >= fairness.MIN_GROUP_ROWS).sum()) < 2:
+    if int((sizes >= MIN_GROUP_ROWS).sum()) < 2:
         raise MitigationError(
-            f"{chosen}: fewer than two groups have {fairness.MIN_GROUP_ROWS} labelled "
+            f"{chosen}: fewer than two groups have {MIN_GROUP_ROWS} labelled "
             "predictions in this range; widen the range."
         )
     threshold = float(version.decision_threshold)
     rules = {
         Option.CURRENT: Rule(score >= threshold, threshold, "The rule the version serves."),
         Option.SINGLE_THRESHOLD: single_threshold_rule(
-            score, label, group, threshold, fairness.MIN_GROUP_ROWS
+            score, label, group, threshold, MIN_GROUP_ROWS
         ),
         Option.DEMOGRAPHIC_PARITY: optimizer_rule(score, label, group, "demographic_parity", seed),
         Option.EQUALIZED_ODDS: optimizer_rule(score, label, group, "equalized_odds", seed),
@@ -231,7 +232,7 @@ def mitigation_what_if(
         decision_threshold=threshold,
         options=tuple(_result(o, r, label, group, order) for o, r in rules.items()),
         sweep=tuple(
-            SweepPoint(*point) for point in sweep(score, label, group, fairness.MIN_GROUP_ROWS)
+            SweepPoint(*point) for point in sweep(score, label, group, MIN_GROUP_ROWS)
         ),
     )
 

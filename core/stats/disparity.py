@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 FOUR_FIFTHS = 0.8
+RULE_NAME = "four-fifths rule"  # how sentences name it ("meets the four-fifths rule")
 
 
 class RuleOutcome(StrEnum):
@@ -36,7 +37,7 @@ class FourFifths:
         verb = "below" if self.outcome is RuleOutcome.FAIL else "meets"
         return (
             f"{group} is approved at {self.ratio:.0%} of the rate of {reference_group}: "
-            f"{verb} the four-fifths rule."
+            f"{verb} the {RULE_NAME}."
         )
 
 

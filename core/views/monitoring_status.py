@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vigil.core.errors import VigilError
 from vigil.core.monitor.drift.report import drift_report
-from vigil.core.monitor.fairness import fairness_report
+from vigil.core.monitor.fairness.report import fairness_report
 from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.performance.results import HIGHER_IS_BETTER, METRIC_LABELS
 from vigil.core.monitor.selection import Selection

@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 
 from tests.app.helpers import run_page, texts
-from vigil.core.monitor.fairness import fairness_report
+from vigil.core.monitor.fairness.report import fairness_report
 from vigil.core.monitor.selection import Selection
 from vigil.core.store.connection import Store
+from vigil.pages.text import plain
 
 # The sidebar's default: the champion's last 30 days of traffic, weekly windows.
 DEFAULT = Selection("credit-risk", "1.0", dt.datetime(2026, 10, 25), dt.datetime(2026, 11, 24))
@@ -32,8 +33,8 @@ def test_viewer_sees_groups_verdicts_and_charts(demo_store: Store, expected) -> 
     assert list(table["TPR"]) == pytest.approx([g.tpr for g in sex.groups])
     shown = texts(at)
     for line in sex.statements:
-        assert line in shown
-    assert sex.validation.text in shown
+        assert plain(line) in shown  # user text (group values) escaped, shown as typed
+    assert plain(sex.validation.text) in shown
     assert "Selection rates and demographic parity use every served prediction" in shown
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Demographic parity ratio"] == f"{sex.disparities.demographic_parity_ratio:.3f}"
@@ -46,6 +47,15 @@ def test_switching_to_age_shows_the_failing_band(demo_store: Store, expected) ->
     age = expected.attribute("age")
     assert list(at.dataframe[0].value["Group"]) == [g.group for g in age.groups]
     failing = [line for line in age.statements if "below the 0.8 rule" in line]
-    assert failing and [e.value for e in at.error] == failing
+    assert failing and [e.value for e in at.error] == [plain(line) for line in failing]
     at.selectbox(key="fairness_metric").set_value("fpr").run()
     assert not at.exception
+
+
+def test_user_text_is_escaped_for_markdown_elements() -> None:
+    """Group values and labels come from data: markdown in them must print as typed."""
+    hostile = "**bold** _x_ [link](http://e.com) #1 :red[alarm] $x$ `code` <b>"
+    escaped = plain(hostile)
+    assert "**" not in escaped.replace("\\*", "")
+    assert all(escaped[i - 1] == "\\" for i, ch in enumerate(escaped) if ch in "*_[]()#:$`<>")
+    assert escaped.replace("\\", "") == hostile.replace("\\", "")

@@ -23,8 +23,11 @@ DOMAIN_SEED = 20260824
 DOMAIN_FOLDS = 5
 
 
-def _sample_sql(table: str, where: str, columns: list[str], limit: int, seed: int) -> str:
-    """A bounded, deterministic sample: rows ordered by a seeded hash, first `limit` kept.
+def _sample_sql(
+    table: str, where: str, columns: list[str], limit: int, seed: int, row_key: str
+) -> str:
+    """A bounded, deterministic sample: rows ordered by a seeded hash of `row_key` (unique per
+    row), first `limit` kept.
 
     DuckDB's USING SAMPLE ... REPEATABLE is only repeatable single-threaded; a hash order
     gives the same rows on any thread count, in one scan and a top-N heap of `limit` rows.
@@ -32,8 +35,13 @@ def _sample_sql(table: str, where: str, columns: list[str], limit: int, seed: in
     cols = ", ".join(quote_ident(c) for c in columns)
     return (
         f"SELECT {cols} FROM {table} WHERE {where} "
-        f"ORDER BY hash(rowid, {int(seed)}) LIMIT {int(limit)}"
+        f"ORDER BY hash({row_key}, {int(seed)}) LIMIT {int(limit)}"
     )
+
+
+# Log rows are read through the published-batches relation, which has no rowid; their
+# prediction_id is unique per model (ingest rejects duplicates). Reference rows keep rowid.
+_LOG_ROW, _REFERENCE_ROW = "prediction_id", "rowid"
 
 
 def _samples(
@@ -48,16 +56,19 @@ def _samples(
     names = [f.name for f in version.model_inputs]
     cur_where, cur_params = selection.where()
     log = log_table(con, version.model_name)
-    current = con.execute(_sample_sql(log, cur_where, names, sample, seed), cur_params).df()
+    current = con.execute(
+        _sample_sql(log, cur_where, names, sample, seed, _LOG_ROW), cur_params
+    ).df()
     if reference is None:
         ref_where, ref_params = "model_version = ?", [version.model_version]
         if selection.segment is not None:
             ref_where += f" AND CAST({quote_ident(selection.segment.column)} AS VARCHAR) = ?"
             ref_params.append(selection.segment.value)
-        table = reference_table(con, version.model_name)
+        table, key = reference_table(con, version.model_name), _REFERENCE_ROW
     else:
-        ref_where, ref_params, table = *reference.where(), log
-    ref = con.execute(_sample_sql(table, ref_where, names, sample, seed), ref_params).df()
+        (ref_where, ref_params), table, key = reference.where(), log, _LOG_ROW
+    query = _sample_sql(table, ref_where, names, sample, seed, key)
+    ref = con.execute(query, ref_params).df()
     return ref, current
 
 

@@ -25,8 +25,12 @@ from vigil.core.monitor.windows import Windowing
 from vigil.core.registry.versions import get_version
 from vigil.core.store.connection import Store
 
-INPUT_DRIFT_KNOWN = "core.drift"
-INPUT_DRIFT_UNKNOWN = "input drift unknown"
+
+class InputDriftSource(StrEnum):
+    """Whether a window's input drift verdict was known (from the drift report) or not."""
+
+    DRIFT_REPORT = "core.drift"
+    UNKNOWN = "input drift unknown"
 
 
 class ConceptVerdict(StrEnum):
@@ -60,7 +64,7 @@ class ConceptDriftReport:
     validation_set: str | None
     baseline: Baseline
     baseline_ece: float | None
-    input_drift_source: str  # INPUT_DRIFT_KNOWN or INPUT_DRIFT_UNKNOWN
+    input_drift_source: InputDriftSource
     windows: tuple[ConceptWindow, ...] = field(default_factory=tuple)
 
     @property
@@ -178,7 +182,9 @@ def concept_drift(
         validation_set=report.validation_set,
         baseline=baseline,
         baseline_ece=baseline_ece,
-        input_drift_source=INPUT_DRIFT_UNKNOWN if input_drift is None else INPUT_DRIFT_KNOWN,
+        input_drift_source=(
+            InputDriftSource.UNKNOWN if input_drift is None else InputDriftSource.DRIFT_REPORT
+        ),
         windows=tuple(
             _concept_window(w, metric, reference_value, baseline_ece, margin, input_drift)
             for w in report.windows

@@ -17,7 +17,8 @@ from vigil.core.errors import VigilError
 from vigil.core.explain import importance, local
 from vigil.core.explain.importance import GlobalImportance
 from vigil.core.explain.local import LocalExplanation
-from vigil.core.monitor.fairness import FairnessReport, fairness_report
+from vigil.core.monitor.fairness.report import fairness_report
+from vigil.core.monitor.fairness.results import FairnessReport
 from vigil.core.monitor.windows import CALENDAR_GRANULARITIES
 from vigil.core.results import to_jsonable
 
@@ -63,6 +64,17 @@ def _print_fairness(args: argparse.Namespace, report: FairnessReport) -> None:
             print(f"  {item.validation.text}")
 
 
+def _report_json(report: FairnessReport, windows: bool) -> object:
+    """The fairness report as `vigil fairness --json` prints it: every field, the flat metric
+    values, and without --no-windows each attribute's windows."""
+    payload = to_jsonable(report)
+    payload["metrics"] = report.metric_values()
+    if not windows:
+        for item in payload["attributes"]:
+            item.pop("windows")
+    return payload
+
+
 def cmd_fairness(args: argparse.Namespace) -> int:
     st = store()
     report = fairness_report(
@@ -73,7 +85,7 @@ def cmd_fairness(args: argparse.Namespace) -> int:
         resamples=args.resamples,
     )
     if args.json:
-        print_json(report.to_dict(windows=not args.no_windows))
+        print_json(_report_json(report, windows=not args.no_windows))
     else:
         _print_fairness(args, report)
     return Exit.OK

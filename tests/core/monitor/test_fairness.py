@@ -19,8 +19,10 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score, precision_score
 
-from vigil.core.monitor import fairness
-from vigil.core.monitor.fairness import FairnessError, fairness_report
+from vigil.core.monitor.fairness.groups import band_labels
+from vigil.core.monitor.fairness.metrics import metric_by_window, metric_value
+from vigil.core.monitor.fairness.report import fairness_report
+from vigil.core.monitor.fairness.results import AttributeFairness, FairnessError
 from vigil.core.monitor.selection import Segment, Selection
 from vigil.core.registry import versions as registry
 from vigil.core.store.connection import Store
@@ -145,7 +147,7 @@ def test_each_window_equals_fairlearn_on_its_rows(report, rows) -> None:
         part = rows[(rows["served_at"] >= window.start) & (rows["served_at"] < window.end)]
         assert window.rows == len(part)
         check_attribute(
-            fairness.AttributeFairness(
+            AttributeFairness(
                 name="sex",
                 key="sex",
                 columns=("sex",),
@@ -306,23 +308,33 @@ def test_an_empty_selection(demo_store: Store) -> None:
 
 
 def test_band_labels() -> None:
-    assert fairness.band_labels((25, 35, 50), integer=True) == ("<25", "25–34", "35–49", "50+")
-    assert fairness.band_labels((1.5, 3.0), integer=False) == ("<1.5", "1.5–<3", "3+")
+    assert band_labels((25, 35, 50), integer=True) == ("<25", "25–34", "35–49", "50+")
+    assert band_labels((1.5, 3.0), integer=False) == ("<1.5", "1.5–<3", "3+")
 
 
-def test_fairness_metrics_are_offered_to_alert_rules(demo_store: Store, report) -> None:
-    alerts = pytest.importorskip("vigil.core.alerts.engine")
-    fairness.register_alert_metrics()
-    spec = alerts.metric_spec("demographic_parity_ratio_sex")
-    assert spec.source == "fairness" and spec.higher_is_better
-    values = spec.windowed(demo_store, SELECTION, "week")
-    for window in report.attribute("sex").windows:
-        value, _ = values[window.start]
-        assert value == pytest.approx(window.disparities.demographic_parity_ratio)
-    worst = alerts.metric_spec("demographic_parity_ratio").provider(demo_store, SELECTION)
-    assert worst == pytest.approx(
-        min(report.attribute(n).disparities.demographic_parity_ratio for n in ("sex", "age"))
-    )
+def test_fairness_metric_values_for_a_selection_and_per_window(report) -> None:
+    """Plain functions alert rules and pipelines call: one attribute, or the worst single one."""
+    sex, age = report.attribute("sex"), report.attribute("age")
+    dpr = metric_value(report, "demographic_parity_ratio", "sex")
+    assert (dpr.value, dpr.attribute) == (sex.disparities.demographic_parity_ratio, "sex")
+    worst = metric_value(report, "demographic_parity_ratio")
+    ratios = {a.name: a.disparities.demographic_parity_ratio for a in (sex, age)}
+    assert worst.value == min(ratios.values())
+    assert worst.attribute == min(ratios, key=ratios.__getitem__)
+    difference = metric_value(report, "equalized_odds_difference")
+    assert difference.value == max(a.disparities.equalized_odds_difference for a in (sex, age))
+    by_window = metric_by_window(report, "demographic_parity_ratio", "sex_x_age")
+    crossed = report.attribute("sex × age")
+    assert [start for start in by_window] == [w.start for w in crossed.windows]
+    for window in crossed.windows:
+        found = by_window[window.start]
+        assert found.value == window.disparities.demographic_parity_ratio
+        assert (found.value is None) == bool(found.note)
+    assert report.metric_values()["demographic_parity_ratio_sex"] == dpr.value
+    with pytest.raises(FairnessError):
+        metric_value(report, "accuracy")
+    with pytest.raises(FairnessError):
+        metric_value(report, "demographic_parity_ratio", "income")
 
 
 def test_cli_fairness_json(demo_store: Store, report, monkeypatch, capsys) -> None:

@@ -1,0 +1,2 @@
+"""Fairness across groups of sensitive attributes: results, grouping and group metrics,
+bootstrap intervals, the comparison with validation, the report and its metric values."""
