@@ -184,6 +184,13 @@ SETTINGS: dict[str, Setting] = {
         "Hours during which a user created, given a role or re-enabled may not approve (or "
         "confirm) what the admin who did it is party to: no approving through a sock puppet.",
     ),
+    "exact_max_distinct": Setting(
+        "VIGIL_EXACT_MAX_DISTINCT",
+        "10000",
+        "Distinct values a numeric column may have in a day for its KS and Wasserstein to stay "
+        "exact; above it they come from 4,096 reference-quantile bins, reported with their "
+        "error bound. Empty: always exact (cold reports then sort every distinct value).",
+    ),
 }
 
 

@@ -18,6 +18,7 @@ from vigil.core.store.schema import (
     m008_serving,
     m009_alert_actions,
     m011_evidence,
+    m012_lake_profiles,
 )
 
 MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
@@ -33,6 +34,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = tuple(
         m008_serving,
         m009_alert_actions,
         m011_evidence,
+        m012_lake_profiles,
     )
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
