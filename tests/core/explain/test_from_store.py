@@ -34,6 +34,7 @@ from vigil.core.errors import ArtifactError
 from vigil.core.explain import drift, importance, local, sampling
 from vigil.core.monitor.selection import Selection
 from vigil.core.registry import versions as registry
+from vigil.core.responsible import reasons
 from vigil.core.store.connection import Store
 
 SPECS = tuple(FeatureSpec(**f) for f in FEATURE_SCHEMA)
@@ -186,6 +187,14 @@ def test_cli_explain_json(demo_store: Store, monkeypatch, capsys) -> None:
     assert {c["feature"]: c["contribution"] for c in payload["contributions"]} == pytest.approx(
         {c.feature: c.contribution for c in expected.contributions}
     )
+    _, why = reasons.prediction_reasons(demo_store, MODEL, prediction_id)
+    assert [r["text"] for r in payload["reasons"]["lowered"]] == [r.text for r in why.lowered]
+    assert payload["reasons"]["decision"] == why.decision
+    assert main(argv) == 0
+    shown = capsys.readouterr().out
+    assert "  Lowered the score:\n" in shown and "  Raised the score:\n" in shown
+    for r in (*why.lowered, *why.raised):
+        assert f"    - {r.sentence}\n" in shown
     assert main(["explain", "--model", MODEL, "--prediction-id", "nope"]) == 1
     assert capsys.readouterr().err == (
         "error: No prediction with id 'nope' is logged for credit-risk. Check the id (it is "

@@ -14,12 +14,14 @@ from vigil.cli.commands.common import (
 )
 from vigil.cli.exits import Exit
 from vigil.core.errors import VigilError
-from vigil.core.explain import importance, local
+from vigil.core.explain import importance
 from vigil.core.explain.importance import GlobalImportance
 from vigil.core.explain.local import LocalExplanation
 from vigil.core.monitor.fairness.report import fairness_report
 from vigil.core.monitor.fairness.results import FairnessReport
 from vigil.core.monitor.windows import CALENDAR_GRANULARITIES
+from vigil.core.responsible import reasons
+from vigil.core.responsible.reasons import Reasons
 from vigil.core.results import to_jsonable
 
 
@@ -116,6 +118,16 @@ def _print_local(result: LocalExplanation) -> None:
         print(f"  note: {result.note}")
 
 
+def _print_reasons(why: Reasons) -> None:
+    print(f"  {why.decision}")
+    for title, items in (("Lowered the score:", why.lowered), ("Raised the score:", why.raised)):
+        print(f"  {title}")
+        for r in items or ():
+            print(f"    - {r.sentence}")
+        if not items:
+            print("    (none)")
+
+
 def _print_global(result: GlobalImportance, as_json: bool) -> None:
     rows = zip(result.features, result.mean_abs, result.shares, strict=True)
     if as_json:
@@ -139,13 +151,14 @@ def _print_global(result: GlobalImportance, as_json: bool) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     st = store()
     if args.prediction_id:
-        explained = local.explain_prediction(
+        explained, why = reasons.prediction_reasons(
             st, args.model, args.prediction_id, model_version=args.version
         )
         if args.json:
-            print_json(to_jsonable(explained))
+            print_json({**to_jsonable(explained), "reasons": to_jsonable(why)})
         else:
             _print_local(explained)
+            _print_reasons(why)
         return Exit.OK
     if not (args.version and args.start and args.end):
         raise VigilError(
@@ -177,7 +190,8 @@ COMMANDS = (
         _explain_arguments,
         cmd_explain,
         description="With --prediction-id: why that prediction came out as it did (base value "
-        "+ one contribution per feature = the model output). With --from/--to instead: mean "
+        "+ one contribution per feature = the model output), and its principal reasons in words "
+        "(the factors that lowered and raised the score, with the metadata's reason texts). With --from/--to instead: mean "
         "|SHAP| per feature over a seeded sample of the version's predictions.",
     ),
 )
