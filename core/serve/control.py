@@ -1,14 +1,16 @@
 """The gateway's control loop, in a process beside the workers: publish state changes, ingest
 the spool.
 
-Two threads, so a long ingest never delays a swap. The publisher checks the audit log's head
-every `poll_s` with a short lock timeout and republishes when it moved; a busy or missing
-store only means "try again next round" (workers keep the last published state). The
-ingester closes dead workers' files and ingests closed spool files every second (or `poll_s`, if longer).
+Two parts, each in its own process (ControlProcess), so a long ingest never delays a swap.
+The publisher checks the audit log's head every `poll_s` (waiting at most a second for the
+lock) and republishes when it moved; a busy or missing store only means "try again next
+round" (workers keep the last published state). The ingester closes dead workers' files and
+ingests closed spool files every second (or `poll_s`, if longer).
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import multiprocessing
 import os
@@ -26,35 +28,63 @@ from vigil.core.serve import ingester, snapshot
 from vigil.core.store.connection import Store
 
 log = logging.getLogger("vigil.gateway")
-PUBLISH_LOCK_TIMEOUT_S = 0.25
+PUBLISH_LOCK_TIMEOUT_S = 1.0
 ALERTS_EVERY_S = 60.0
 
 
+class Role(enum.Enum):
+    PUBLISH = "publish"
+    INGEST = "ingest"
+
+
 class ControlLoop:
-    def __init__(self, store: Store, poll_s: float) -> None:
+    def __init__(
+        self, store: Store, poll_s: float, roles: tuple[Role, ...] = (Role.PUBLISH, Role.INGEST)
+    ) -> None:
         self.store = store
         self.poll_s = poll_s
         self._stop = threading.Event()
         self._pending_alerts: set[str] = set()
+        self._generation = -1
         self._alerted: dict[str, float] = {}
         # Ingesting takes the store for longer: at most once a second leaves it to others too.
+        steps = {Role.PUBLISH: (self.publish_once, poll_s),
+                 Role.INGEST: (self.ingest_once, max(poll_s, 1.0))}  # fmt: skip
         self._threads = [
-            threading.Thread(target=self._loop, args=(self.publish_once, poll_s),
-                             name="vigil-publisher", daemon=True),
-            threading.Thread(target=self._loop, args=(self.ingest_once, max(poll_s, 1.0)),
-                             name="vigil-ingester", daemon=True),
+            threading.Thread(target=self._loop, args=steps[role], name=f"vigil-{role.value}",
+                             daemon=True)
+            for role in roles
         ]  # fmt: skip
 
     def _store_is_there(self) -> bool:
         """Never create a store by opening a missing one (it would publish "no models")."""
         return self.store.db_path.is_file()
 
+    def _publish_soon(self) -> snapshot.ServingState:
+        """Publish, retrying the store's lock every 50 ms (the store's own exponential backoff
+        may sleep half a second past the moment the approver's transaction ends)."""
+        deadline = time.monotonic() + PUBLISH_LOCK_TIMEOUT_S
+        while True:
+            try:
+                return snapshot.publish(self.store, timeout_s=0.0)
+            except StoreBusyError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
+
     def publish_once(self) -> None:
         if not self._store_is_there():
             return
         try:
-            snapshot.publish(self.store, timeout_s=PUBLISH_LOCK_TIMEOUT_S)
+            asked = time.monotonic()
+            state = self._publish_soon()
+            if state.generation != self._generation:
+                self._generation = state.generation
+                served = ", ".join(f"{n} {m.champion.version}" for n, m in state.models.items())
+                log.info("published state %d (audit record %d) in %.2f s: %s", state.generation,
+                         state.audit_seq, time.monotonic() - asked, served or "no champion")  # fmt: skip
         except StoreBusyError:
+            log.info("store busy; will publish on the next round")
             pass  # someone holds the store; workers keep serving what they have
         except (StoreError, duckdb.Error) as err:
             log.warning("cannot read the store, serving the last published state: %s", err)
@@ -107,36 +137,45 @@ class ControlLoop:
             self.ingest_once()
 
 
-def _control_main(home: str, poll_s: float, stop: Any, parent: int) -> None:
-    """The control process: runs the loop until told to stop or its parent is gone."""
+def _control_main(home: str, poll_s: float, stop: Any, parent: int, role: str) -> None:
+    """A control process: runs its part of the loop until told to stop or its parent is gone."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    loop = ControlLoop(Store(Path(home)), poll_s)
+    if role == Role.INGEST.value:
+        os.nice(10)  # background work: the publisher and the workers come first
+    loop = ControlLoop(Store(Path(home)), poll_s, (Role(role),))
     loop.start()
     while not stop.wait(1.0) and os.getppid() == parent:
         pass
-    loop.stop()
+    loop.stop(final_ingest=role == Role.INGEST.value)
 
 
 class ControlProcess:
-    """The control loop in a process of its own, so ingesting (DuckDB, pandas) never takes the
-    GIL or the event loop of a process that answers requests."""
+    """The publisher and the ingester, each in a process of its own: ingesting (DuckDB, pandas)
+    never takes the GIL or event loop of a process that answers requests, and a long ingest
+    holds the store's lock against the publisher only as another process does (with retries),
+    never as a second handle on the same file in one process, which DuckDB refuses outright."""
 
     def __init__(self, store: Store, poll_s: float) -> None:
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
-        self._process = context.Process(
-            target=_control_main,
-            args=(str(store.home), poll_s, self._stop, os.getpid()),
-            name="vigil-gateway-control",
-        )
+        self._processes = [
+            context.Process(
+                target=_control_main,
+                args=(str(store.home), poll_s, self._stop, os.getpid(), role.value),
+                name=f"vigil-gateway-{role.value}",
+            )
+            for role in Role
+        ]
 
     def start(self) -> None:
-        self._process.start()
+        for process in self._processes:
+            process.start()
 
     def stop(self, timeout_s: float = 60) -> None:
         """Stop after a last ingest of what the workers closed on their way out."""
         self._stop.set()
-        self._process.join(timeout_s)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(5)
+        for process in self._processes:
+            process.join(timeout_s)
+            if process.is_alive():
+                process.terminate()
+                process.join(5)

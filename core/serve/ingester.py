@@ -54,13 +54,22 @@ class SpoolIngest:
     already_present: int
 
 
+MAX_BATCH_BYTES = 4 << 20  # bounds how long one ingest keeps the publisher waiting
+
+
 def spool_dir(store: Store) -> Path:
     return store.home / "spool"
 
 
 def _merge(stream: Path) -> None:
     """Move every closed file of a stream into one fsync'd batch file, then delete them."""
-    files = sorted(stream.glob(f"*{CLOSED_SUFFIX}"))
+    files: list[Path] = []
+    size = 0
+    for path in sorted(stream.glob(f"*{CLOSED_SUFFIX}")):
+        if files and size + path.stat().st_size > MAX_BATCH_BYTES:
+            break
+        files.append(path)
+        size += path.stat().st_size
     if not files:
         return
     ready = stream / READY
@@ -109,6 +118,7 @@ def _ingest_stream(store: Store, stream: Path) -> list[SpoolIngest]:
             result = ingest.ingest_predictions(
                 store, stream.name, batch, source_name=f"gateway spool {batch.name}"
             )
+            _side_rows(store, stream.name, batch)
         except (StoreBusyError, StoreError, UnknownModelError):
             raise  # try again on the next round (the model was served: the store is amiss)
         except VigilError as err:  # the file itself cannot be ingested: set it aside, say so
@@ -117,7 +127,6 @@ def _ingest_stream(store: Store, stream: Path) -> list[SpoolIngest]:
             os.replace(batch, failed / batch.name)
             log.error("spool batch %s set aside in %s: %s", batch.name, failed, err)
             continue
-        _side_rows(store, stream.name, batch)
         batch.unlink()
         done.append(
             SpoolIngest(
