@@ -43,6 +43,7 @@ from vigil.core.responsible.mitigation_rules import (
     sweep,
 )
 from vigil.core.store.connection import Store
+from vigil.core.store.pending import LABELS
 
 SEED = 0
 LEGAL_NOTE = (
@@ -155,7 +156,7 @@ def labelled_rows(
             SELECT l.prediction AS score, CAST(b.label AS INTEGER) AS label,
                    {exprs[attribute]} AS "group"
             FROM {log_table(con, selection.model_name)} AS l
-            JOIN labels AS b ON b.model_name = ? AND b.prediction_id = l.prediction_id
+            JOIN {LABELS} AS b ON b.model_name = ? AND b.prediction_id = l.prediction_id
             WHERE {where} AND l.status = 'ok' AND l.prediction IS NOT NULL
             ORDER BY l.prediction_id
             """,
@@ -231,9 +232,7 @@ def mitigation_what_if(
         rows=len(frame),
         decision_threshold=threshold,
         options=tuple(_result(o, r, label, group, order) for o, r in rules.items()),
-        sweep=tuple(
-            SweepPoint(*point) for point in sweep(score, label, group, MIN_GROUP_ROWS)
-        ),
+        sweep=tuple(SweepPoint(*point) for point in sweep(score, label, group, MIN_GROUP_ROWS)),
     )
 
 
