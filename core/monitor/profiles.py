@@ -10,7 +10,14 @@ prediction score, and for binary classifiers the predicted class):
 - profile_bins: numeric histograms on the REFERENCE's bins (interior cut points at the
   reference deciles, stored per version in reference_bins; bin i holds cut[i-1] <= v < cut[i],
   core.stats.psi's edge rule);
-- profile_categories: category counts; categories unseen in the reference are their own rows.
+- profile_categories: category counts; categories unseen in the reference are their own rows;
+- profile_fine_bins (migration 12): counts and sums per fine bin of the reference's quantile
+  grid. Above VIGIL_EXACT_MAX_DISTINCT distinct values in a day, a day keeps these instead
+  of its value counts (profile_columns.values_kept), and KS and Wasserstein come with an
+  error bound (core.lake.bounded).
+
+The SQL from rows to profiles is core.lake.plan, the one plan DuckDB runs here and Spark runs
+on a lake (`vigil profile`).
 
 Days merge into weeks, months or any whole-day range by summing. New logs update only the
 days they touch: profile_days records each day's highest batch_id, and a refresh recomputes
@@ -28,16 +35,27 @@ from typing import Any
 
 import duckdb
 
+from vigil.core.lake import load
+from vigil.core.lake.duck import DuckDBEngine
+from vigil.core.lake.engine import drop_plan, run_plan
+from vigil.core.lake.grid import load_grid, store_fine_edges
+from vigil.core.lake.plan import ProfilePlan
+from vigil.core.lake.reference import ensure_grid, fine_edges
 from vigil.core.monitor.selection import log_table, reference_table
 from vigil.core.registry.versions import ModelVersion, get_version
 from vigil.core.stats.drift_tests import ColumnKind
-from vigil.core.stats.psi import bin_sql
 from vigil.core.store.sql import quote_ident, quote_literal
 
 REFERENCE_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 PREDICTION = "prediction"
 PREDICTED_CLASS = "predicted_class"
-PROFILE_TABLES = ("profile_columns", "profile_values", "profile_bins", "profile_categories")
+PROFILE_TABLES = (
+    "profile_columns",
+    "profile_values",
+    "profile_bins",
+    "profile_categories",
+    "profile_fine_bins",
+)
 
 
 class ColumnRole(StrEnum):
@@ -117,77 +135,22 @@ def _insert_profiles(
     scope: str,
     source: str,
     day_sql: str,
-    params: list[Any],
 ) -> None:
-    """Insert value counts, categories, bins and column stats for rows of `source`.
+    """Run the profile plan (core.lake.plan) over rows of `source` and store its outputs.
 
-    `source` is a table expression filtered by `params`; `day_sql` maps a row to its day
-    (NULL for the reference).
-    """
-    key = _key(version)
-    columns = profiled_columns(version)
-    head = f"SELECT ?, ?, {quote_literal(scope)}, day, "
-    for column in columns:
-        table = "profile_values" if column.kind == ColumnKind.NUMERIC else "profile_categories"
-        con.execute(
-            f"INSERT INTO {table} {head}{quote_literal(column.name)}, v, count(*) FROM ("
-            f"SELECT {day_sql} AS day, {column.value_sql} AS v FROM {source}) "
-            "WHERE v IS NOT NULL GROUP BY day, v",
-            key + params,
-        )
-    # rows and non-null counts per day, one pass; UNPIVOT turns them into one row per column
-    counts = ", ".join(f"count({c.value_sql}) AS {quote_ident(c.name)}" for c in columns)
-    names = ", ".join(quote_ident(c.name) for c in columns)
-    con.execute(
-        "INSERT INTO profile_columns (model_name, model_version, scope, day, feature, rows, nulls) "
-        f"SELECT ?, ?, {quote_literal(scope)}, day, feature, rows, rows - present FROM ("
-        f"UNPIVOT (SELECT {day_sql} AS day, count(*) AS rows, {counts} FROM {source} GROUP BY day) "
-        f"ON {names} INTO NAME feature VALUE present)",
-        key + params,
-    )
-    _column_stats(con, key, scope)
-    _bins(con, key, scope)
+    `source` is a table expression with its filters inlined (the plan reads it as a view);
+    `day_sql` maps a row to its day (NULL for the reference)."""
+    plan = ProfilePlan(profiled_columns(version), None)  # every value count kept: exact
+    engine = DuckDBEngine(con)
+    engine.create("plan_logs", f"SELECT {day_sql} AS day, * FROM {source}", keep=False)
+    run_plan(engine, plan, load_grid(con, version.model_name, version.model_version))
+    load.insert_profiles(con, _key(version), scope)
+    drop_plan(engine, plan)
+    engine.drop(["plan_logs"])
 
 
-def _column_stats(con: duckdb.DuckDBPyConnection, key: list[str], scope: str) -> None:
-    """min, max, sum and sum of squares per column, from the value counts just inserted."""
-    day_match = "v.day = c.day" if scope == "day" else "v.day IS NULL AND c.day IS NULL"
-    scope_filter = "c.model_name = ? AND c.model_version = ? AND c.scope = ?" + (
-        " AND c.day IN (SELECT day FROM profile_dirty_days)" if scope == "day" else ""
-    )
-    con.execute(
-        f"""
-        UPDATE profile_columns c SET min_value = s.lo, max_value = s.hi, sum_value = s.total,
-            sum_squares = s.squares
-        FROM (SELECT v.day, v.feature, min(v.value) AS lo, max(v.value) AS hi,
-                     sum(v.value * v.n) AS total, sum(v.value * v.value * v.n) AS squares
-              FROM profile_values v
-              WHERE v.model_name = ? AND v.model_version = ? AND v.scope = ?
-                {"AND v.day IN (SELECT day FROM profile_dirty_days)" if scope == "day" else ""}
-              GROUP BY v.day, v.feature) s
-        WHERE {scope_filter} AND c.feature = s.feature
-          AND {day_match.replace("v.", "s.")}
-        """,
-        [*key, scope, *key, scope],
-    )
-
-
-def _bins(con: duckdb.DuckDBPyConnection, key: list[str], scope: str) -> None:
-    """Histograms on the reference's bins (core.stats.psi.bin_sql), from the value counts."""
-    con.execute(
-        f"""
-        INSERT INTO profile_bins
-        SELECT v.model_name, v.model_version, v.scope, v.day, v.feature,
-               {bin_sql("v.value", "b.edges")} AS bin, sum(v.n)
-        FROM profile_values v JOIN reference_bins b
-          ON b.model_name = v.model_name AND b.model_version = v.model_version
-         AND b.feature = v.feature
-        WHERE v.model_name = ? AND v.model_version = ? AND v.scope = ?
-          {"AND v.day IN (SELECT day FROM profile_dirty_days)" if scope == "day" else ""}
-        GROUP BY ALL
-        """,
-        [*key, scope],
-    )
+def _numeric(version: ModelVersion) -> list[ProfiledColumn]:
+    return [c for c in profiled_columns(version) if c.kind == ColumnKind.NUMERIC]
 
 
 def ensure_reference_profile(con: duckdb.DuckDBPyConnection, version: ModelVersion) -> bool:
@@ -198,30 +161,26 @@ def ensure_reference_profile(con: duckdb.DuckDBPyConnection, version: ModelVersi
     ).fetchone()
     if done:
         return False
-    table = reference_table(con, version.model_name)
-    source = f"{table} WHERE model_version = ?"
+    source = _reference_source(con, version)
     quantiles = "[" + ", ".join(str(q) for q in REFERENCE_QUANTILES) + "]"
-    for column in profiled_columns(version):
-        if column.kind != ColumnKind.NUMERIC:
-            continue
+    coarse: dict[str, tuple[float, ...]] = {}
+    for column in _numeric(version):
         cuts = _scalar(
-            con,
-            f"SELECT quantile_cont({column.value_sql}, {quantiles}) FROM {source}",
-            [version.model_version],
+            con, f"SELECT quantile_cont({column.value_sql}, {quantiles}) FROM {source}", []
         )
         edges = sorted({float(c) for c in cuts or [] if c is not None})
         con.execute("INSERT INTO reference_bins VALUES (?, ?, ?, ?)", [*key, column.name, edges])
-    _insert_profiles(
-        con,
-        version,
-        scope="reference",
-        source=source,
-        day_sql="NULL::DATE",
-        params=[version.model_version],
-    )
-    rows = _scalar(con, f"SELECT count(*) FROM {source}", [version.model_version])
+        coarse[column.name] = tuple(edges)
+    store_fine_edges(con, key[0], key[1], fine_edges(con, _numeric(version), source, coarse))
+    _insert_profiles(con, version, scope="reference", source=source, day_sql="NULL::DATE")
+    rows = _scalar(con, f"SELECT count(*) FROM {source}", [])
     con.execute("INSERT INTO profile_references VALUES (?, ?, ?, now()::TIMESTAMP)", [*key, rows])
     return True
+
+
+def _reference_source(con: duckdb.DuckDBPyConnection, version: ModelVersion) -> str:
+    table = reference_table(con, version.model_name)
+    return f"{table} WHERE model_version = {quote_literal(version.model_version)}"
 
 
 def dirty_days(con: duckdb.DuckDBPyConnection, version: ModelVersion) -> list[dt.date]:
@@ -245,6 +204,8 @@ def refresh(con: duckdb.DuckDBPyConnection, model_name: str, model_version: str)
     """Bring the version's reference and day profiles up to date; run inside a transaction."""
     version = get_version(con, model_name, model_version)
     reference_computed = ensure_reference_profile(con, version)
+    # a reference profiled before migration 12 gets its grid (fine bins from stored values)
+    ensure_grid(con, _key(version), _numeric(version), _reference_source(con, version))
     days = dirty_days(con, version)
     if days:
         _recompute_days(con, version, days)
@@ -274,16 +235,17 @@ def _recompute_days(
     log = log_table(con, version.model_name)
     day_sql = "CAST(date_trunc('day', served_at) AS DATE)"
     # The served_at range lets DuckDB skip row groups outside the dirty days.
+    first, end = min(days), max(days) + dt.timedelta(days=1)
     source = (
-        f"{log} WHERE model_version = ? AND served_at >= ? AND served_at < ? "
+        f"{log} WHERE model_version = {quote_literal(version.model_version)} "
+        f"AND served_at >= TIMESTAMP '{first}' AND served_at < TIMESTAMP '{end}' "
         f"AND {day_sql} IN (SELECT day FROM profile_dirty_days)"
     )
-    params = [version.model_version, min(days), max(days) + dt.timedelta(days=1)]
-    _insert_profiles(con, version, scope="day", source=source, day_sql=day_sql, params=params)
+    _insert_profiles(con, version, scope="day", source=source, day_sql=day_sql)
     con.execute(
         f"INSERT INTO profile_days SELECT ?, ?, {day_sql} AS day, max(batch_id), count(*), "
         f"now()::TIMESTAMP FROM {source} GROUP BY day",
-        key + params,
+        key,
     )
     con.execute("DROP TABLE profile_dirty_days")
 

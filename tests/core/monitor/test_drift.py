@@ -330,7 +330,7 @@ def _forget_day_profiles(store: Store) -> None:
     """Start from no stored day profiles (the shared demo may have been profiled already)."""
     with store.transaction() as con:
         con.execute("DELETE FROM profile_days")
-        for table in ("profile_columns", "profile_values", "profile_bins", "profile_categories"):
+        for table in profiles.PROFILE_TABLES:
             con.execute(f"DELETE FROM {table} WHERE scope = 'day'")
         con.execute("DELETE FROM drift_pair_cache")
         con.execute("DELETE FROM drift_domain_cache")
