@@ -90,6 +90,13 @@ def run(store: Store, options: ServerOptions) -> int:
             access_log=False,
             timeout_graceful_shutdown=10,
         )
+    except SystemExit as stopped:  # uvicorn exits 3 when it cannot start (port taken, ...)
+        if stopped.code in (0, None):
+            raise
+        raise VigilError(
+            f"The gateway could not start on {options.host}:{options.port} (see the message "
+            "above); free the port or choose another with --port."
+        ) from stopped
     finally:
         if options.control:
             control.stop()

@@ -4,8 +4,10 @@
 - With VIGIL_TLS_CERT and VIGIL_TLS_KEY it speaks HTTPS only.
 - No request leaves the machine: no usage statistics, no external favicon or fonts (the app
   uses an emoji favicon, drawn locally; Streamlit ships its fonts).
-- Stopping `vigil serve` (SIGTERM, SIGINT, SIGHUP) stops the Streamlit process it started;
-  on Linux the process also stops if `vigil serve` is killed outright.
+- With --gateway it also starts `vigil gateway` (its control loop and spool ingester) on the
+  same store and address, so the dashboard's decisions change what the gateway answers.
+- Stopping `vigil serve` (SIGTERM, SIGINT, SIGHUP) stops every process it started; on Linux
+  they also stop if `vigil serve` is killed outright.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -43,6 +47,7 @@ STREAMLIT_OPTIONS: dict[str, str] = {
 }
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 GRACE_S = 10.0  # how long Streamlit may take to stop before it is killed
+GATEWAY_GRACE_S = 45.0  # the gateway drains requests, then ingests what its workers spooled
 
 
 def tls_files() -> tuple[Path, Path] | None:
@@ -79,9 +84,22 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def run_supervised(command: list[str], env: dict[str, str]) -> int:
-    """Run the command until it exits or we are asked to stop; then stop it too."""
-    child = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+@dataclass(frozen=True)
+class Child:
+    """A process `vigil serve` runs and stops: its name (for messages), command and grace."""
+
+    name: str
+    command: list[str]
+    grace_s: float = GRACE_S
+
+
+def gateway_command(port: int, address: str) -> list[str]:
+    return [sys.executable, "-m", "vigil", "gateway", "--host", address, "--port", str(port)]
+
+
+def run_supervised(children: Sequence[Child], env: dict[str, str]) -> int:
+    """Run the children until one exits or we are asked to stop; then stop them all."""
+    running: list[tuple[Child, subprocess.Popen[bytes]]] = []
     asked: list[int] = []
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -89,26 +107,40 @@ def run_supervised(command: list[str], env: dict[str, str]) -> int:
 
     previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
     try:
-        while child.poll() is None and not asked:
+        for child in children:
+            running.append(
+                (child, subprocess.Popen(child.command, env=env, preexec_fn=_die_with_parent))
+            )
+        while not asked and all(p.poll() is None for _, p in running):
             with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=0.2)
+                running[0][1].wait(timeout=0.2)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _stop(child)
-    return Exit.OK if asked else int(child.returncode or 0)
+        exited = [(c, p.returncode) for c, p in running if p.poll() is not None]
+        _stop(running)
+    if asked:
+        return Exit.OK
+    child, code = exited[0]
+    others = [c.name for c, _ in running if c is not child]
+    if others:
+        print(f"The {child.name} stopped (exit code {code}); stopped the {' and '.join(others)} "
+              "too.", file=sys.stderr, flush=True)  # fmt: skip
+    return int(code or 0)
 
 
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is not None:
-        return
-    child.terminate()
-    deadline = time.monotonic() + GRACE_S
-    while child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if child.poll() is None:
-        child.kill()
-        child.wait()
+def _stop(running: Sequence[tuple[Child, subprocess.Popen[bytes]]]) -> None:
+    """Ask every child at once (they stop in parallel), then kill any past its grace."""
+    for _, process in running:
+        if process.poll() is None:
+            process.terminate()
+    started = time.monotonic()
+    for child, process in running:
+        while process.poll() is None and time.monotonic() - started < child.grace_s:
+            time.sleep(0.05)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def _serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -119,6 +151,11 @@ def _serve_arguments(p: argparse.ArgumentParser) -> None:
         help="address to listen on (default $VIGIL_BIND_ADDRESS, else 127.0.0.1: this machine only)",
     )
     p.add_argument("--no-demo", action="store_true", help="do not seed the demo")
+    p.add_argument(
+        "--gateway", action="store_true",
+        help="also start the serving gateway (`vigil gateway`) on the same store and address",
+    )  # fmt: skip
+    p.add_argument("--gateway-port", type=int, default=8000, help="the gateway's port (8000)")
 
 
 def _seed_if_empty(args: argparse.Namespace) -> None:
@@ -134,6 +171,10 @@ def _seed_if_empty(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.gateway and args.gateway_port == args.port:
+        print(f"error: the dashboard and the gateway cannot share port {args.port}; "
+              "pick another --gateway-port.", file=sys.stderr)  # fmt: skip
+        return Exit.USAGE
     st = store()
     tls = tls_files()
     address = args.address or settings.get("bind_address").strip() or "127.0.0.1"
@@ -143,7 +184,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     shown = "localhost" if address in ("127.0.0.1", "::1", "localhost") else address
     print(f"Dashboard: {scheme}://{shown}:{args.port} (listening on {address})", flush=True)
     env = {**os.environ, "VIGIL_HOME": str(st.home)}
-    return run_supervised(streamlit_command(args.port, address, tls), env)
+    children = [Child("dashboard", streamlit_command(args.port, address, tls))]
+    if args.gateway:
+        children.append(
+            Child("gateway", gateway_command(args.gateway_port, address), GATEWAY_GRACE_S)
+        )
+    return run_supervised(children, env)
 
 
 COMMANDS = (
@@ -154,6 +200,8 @@ COMMANDS = (
         cmd_serve,
         description="Start the dashboard. It listens on 127.0.0.1 unless VIGIL_BIND_ADDRESS "
         "or --address says otherwise, and speaks HTTPS when VIGIL_TLS_CERT and VIGIL_TLS_KEY "
-        "name a certificate and its key. Stopping this command stops the dashboard.",
+        "name a certificate and its key. With --gateway the serving gateway starts beside it "
+        "on the same store and address (its TLS from VIGIL_GATEWAY_TLS_CERT and _KEY). "
+        "Stopping this command stops everything it started.",
     ),
 )
