@@ -191,6 +191,17 @@ SETTINGS: dict[str, Setting] = {
         "exact; above it they come from 4,096 reference-quantile bins, reported with their "
         "error bound. Empty: always exact (cold reports then sort every distinct value).",
     ),
+    "robustness_step": Setting(
+        "VIGIL_ROBUSTNESS_STEP",
+        "0.05",
+        "How far the robustness gate moves each numeric input of a candidate: this fraction of "
+        "its standard deviation in the reference data (integers move by at least one).",
+    ),
+    "robustness_rows": Setting(
+        "VIGIL_ROBUSTNESS_ROWS",
+        "500",
+        "Live predictions (of the last 30 days) the robustness and monotonic gates sample.",
+    ),
 }
 
 

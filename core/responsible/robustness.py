@@ -28,6 +28,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from vigil.core import settings
 from vigil.core.contract import FeatureSpec
 from vigil.core.errors import VigilError
 from vigil.core.registry import artifacts
@@ -44,10 +45,10 @@ from vigil.core.responsible.perturb import (
 from vigil.core.responsible.traffic import Stats, reference_stats, traffic_sample
 from vigil.core.store.connection import Store
 
-STEP = 0.05  # numeric moves: 5 % of the feature's standard deviation in the reference data
+STEP = 0.05  # numeric moves: 5 % of the feature's standard deviation (VIGIL_ROBUSTNESS_STEP)
 FLIP_THRESHOLD = 0.10  # the flip gate fails when more than 10 % of sampled decisions flip
 MONOTONIC_THRESHOLD = 0.0  # the monotonic gate fails when any sampled row breaks a relation
-SAMPLE_ROWS = 500
+SAMPLE_ROWS = 500  # VIGIL_ROBUSTNESS_ROWS
 TRAFFIC_DAYS = 30
 TOLERANCE = 1e-6  # score steps smaller than this are float noise, not a violation
 SHOWN_ROWS = 50  # failing rows kept in the report (counts cover every row)
@@ -198,14 +199,17 @@ def check_version(
     *,
     flip_threshold: float = FLIP_THRESHOLD,
     monotonic_threshold: float = MONOTONIC_THRESHOLD,
-    step: float = STEP,
-    rows: int = SAMPLE_ROWS,
+    step: float | None = None,
+    rows: int | None = None,
     days: int = TRAFFIC_DAYS,
     seed: int = 0,
 ) -> RobustnessReport:
     """Both checks for one version on a seeded sample of its live traffic (or, for a
     candidate without traffic yet, the champion's), the last `days` days of it, on the
-    caller's connection (the promotion gates run inside one transaction)."""
+    caller's connection (the promotion gates run inside one transaction). `step` and `rows`
+    default to the settings robustness_step and robustness_rows."""
+    step = float(settings.get("robustness_step")) if step is None else step
+    rows = int(settings.get("robustness_rows")) if rows is None else rows
     sample = traffic_sample(con, version, rows=rows, days=days, seed=seed)
     if sample is None:
         raise NothingToCheck(
@@ -255,8 +259,8 @@ def robustness_check(
     *,
     flip_threshold: float = FLIP_THRESHOLD,
     monotonic_threshold: float = MONOTONIC_THRESHOLD,
-    step: float = STEP,
-    rows: int = SAMPLE_ROWS,
+    step: float | None = None,
+    rows: int | None = None,
     days: int = TRAFFIC_DAYS,
     seed: int = 0,
 ) -> RobustnessReport:

@@ -183,3 +183,19 @@ def test_a_candidate_without_traffic_is_checked_on_the_champions(demo_copy: Stor
     with pytest.raises(NothingToCheck) as err:
         robustness.robustness_check(demo_copy, "credit-risk", "1.1")
     assert str(err.value).startswith("credit-risk has no live traffic to check 1.1 on yet")
+
+
+def test_step_and_sample_size_come_from_the_settings(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIL_ROBUSTNESS_STEP", "0.2")
+    monkeypatch.setenv("VIGIL_ROBUSTNESS_ROWS", "60")
+    report = robustness.robustness_check(demo_store, "credit-risk", "1.0")
+    assert (report.step, report.rows) == (0.2, 60)
+    amount = next(f for f in report.features if f.feature == "credit_amount")
+    with demo_store.connect() as con:
+        std = con.execute(
+            "SELECT stddev_samp(credit_amount) FROM reference_credit_risk "
+            "WHERE model_version = '1.0'"
+        ).fetchone()[0]
+    assert amount.move == f"± {0.2 * std:.4g} (20% of its standard deviation)"
