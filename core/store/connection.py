@@ -118,7 +118,10 @@ class Store:
 
     def _open(self, timeout_s: float) -> duckdb.DuckDBPyConnection:
         self.home.mkdir(parents=True, exist_ok=True)
-        con = self._try_connect()
+        # A nested open (this thread has a unit of work open) must not wait for an ingest
+        # that itself waits for that unit to end.
+        nested = getattr(_opens, "depth", 0) > 0
+        con = None if not nested and locks.writer_has_turn(self.home) else self._try_connect()
         if con is None:
             con = self._wait_and_open(timeout_s)
         con.execute("SET TimeZone = 'UTC'")
@@ -148,6 +151,7 @@ class Store:
             timeout_s = self.lock_timeout_s or settings.lock_timeout_s()
         con = self._open(timeout_s)
         _opens.count = opens_in_this_thread() + 1
+        _opens.depth = getattr(_opens, "depth", 0) + 1
         try:
             self._migrate_once(con)
             yield con
@@ -155,6 +159,7 @@ class Store:
             _take_after_commit(con)
             raise
         finally:
+            _opens.depth -= 1
             if self.linger and encryption.store_key(self.home) is None:
                 linger.keep(con, self.db_path, self.home)
             con.close()

@@ -115,6 +115,15 @@ def turn_busy_fd(fd: int) -> bool:
     return False
 
 
+def writer_has_turn(home: Path) -> bool:
+    """Is an ingest about to write or writing (turn lock held exclusively)? Readers then wait
+    their turn even when DuckDB would let them in (threads of the ingest's own process)."""
+    if fcntl is None:  # pragma: no cover
+        return False
+    with _opened(_path(home, "turn.lock")) as fd:
+        return not _try(fd, fcntl.LOCK_SH)
+
+
 def turn_busy(home: Path) -> bool:
     fd = open_turn(home)
     try:

@@ -262,3 +262,27 @@ def test_stored_rows_keep_the_file_in_time_order(toy: Store, tmp_path: Path) -> 
     with toy.connect() as con:
         stored = con.execute("SELECT prediction_id FROM log_toy").fetchall()  # storage order
     assert [r[0] for r in stored] == list(pd.Series(rows["prediction_id"])[::-1])
+
+
+def test_readers_of_the_ingests_own_process_wait_for_its_write(store: Store) -> None:
+    """In one process DuckDB would let a reader in beside a connection that is open, so an
+    upload's slice could wait for ever behind the dashboard's readers; they wait their turn."""
+    with store.connect() as outer:  # an open unit of work: a nested open must not wait
+        released = threading.Event()
+
+        def write() -> None:
+            with locks.writing(store.home, patience_s=5):
+                released.wait(5)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.2)
+        with store.connect(timeout_s=0.3):
+            pass  # nested: answered at once although the writer has the turn
+    with pytest.raises(StoreBusyError), store.connect(timeout_s=0.3):
+        pass
+    released.set()
+    writer.join()
+    with store.connect(timeout_s=1) as con:
+        assert con.execute("SELECT 1").fetchone() == (1,)
+    assert outer is not None
