@@ -31,6 +31,7 @@ OUTCOME_TEXT = {
     GateOutcome.PASS: "PASS",
     GateOutcome.FAIL: "FAIL",
     GateOutcome.NOT_APPLICABLE: "n/a (does not block)",
+    GateOutcome.INCONCLUSIVE: "cannot tell yet (does not block)",
 }
 COLOURS = ("#636EFA", "#EF553B")  # candidate, champion: the same in every chart
 Window = tuple[dt.datetime, dt.datetime]

@@ -16,11 +16,13 @@ from vigil.core.contract import parse_metadata
 from vigil.core.demo import model as demo_model
 from vigil.core.demo.traffic import Calendar, simulate
 from vigil.core.govern import audit, auth
+from vigil.core.govern.history import DeploymentEvent, import_deployments
 from vigil.core.govern.lifecycle import apply_transition
 from vigil.core.ingest.batches import IngestResult
 from vigil.core.ingest.labels import ingest_labels
 from vigil.core.ingest.predictions import ingest_predictions
 from vigil.core.registry import versions as registry
+from vigil.core.registry.versions import Status
 from vigil.core.store.connection import Store
 
 DEMO_USERS = {
@@ -60,11 +62,10 @@ class DemoReport:
 
 def is_seeded(store: Store) -> bool:
     with store.connect() as con:
-        return bool(
-            con.execute(
-                "SELECT count(*) FROM models WHERE model_name = ?", [demo_model.MODEL_NAME]
-            ).fetchone()[0]
-        )
+        row = con.execute(
+            "SELECT count(*) FROM models WHERE model_name = ?", [demo_model.MODEL_NAME]
+        ).fetchone()
+    return bool(row and row[0])
 
 
 def is_empty(store: Store) -> bool:
@@ -114,46 +115,23 @@ def _register(store: Store, version: str, folder: Path) -> None:
 
 
 def _bootstrap_statuses(store: Store, calendar: Calendar) -> None:
-    """The champion went live before the simulated traffic; the challenger awaits review."""
-    dana, rita = auth.User("dana", "analyst"), auth.User("rita", "approver")
+    """The champion was live before the simulated traffic began: an imported, audited history
+    (core.govern.history) says so at the simulated time. The challenger awaits review."""
+    dana, adam = auth.User("dana", "analyst"), auth.User("adam", "admin")
     name = demo_model.MODEL_NAME
     with store.transaction() as con:
-        apply_transition(
-            con,
-            actor=dana,
-            model_name=name,
-            model_version=CHAMPION,
-            action="request_promotion",
-            to_status="pending_approval",
-            rationale=f"Demo history: first model for pre-screening, in service since "
-            f"{calendar.start}.",
-        )
-        apply_transition(
-            con,
-            actor=rita,
-            model_name=name,
-            model_version=CHAMPION,
-            action="approve",
-            to_status="approved",
-            rationale="Demo history: holdout AUC and fairness reviewed.",
-        )
-        apply_transition(
-            con,
-            actor=rita,
-            model_name=name,
-            model_version=CHAMPION,
-            action="promote",
-            to_status="production",
-            alias="champion",
-            rationale="Demo history: deployed as champion.",
-        )
+        went_live = dt.datetime.combine(calendar.start, dt.time())
+        import_deployments(
+            con, adam, name, [DeploymentEvent(CHAMPION, went_live, "rita")],
+            source="demo: simulated deployment records of the scoring service",
+        )  # fmt: skip
         apply_transition(
             con,
             actor=dana,
             model_name=name,
             model_version=CHALLENGER,
             action="request_promotion",
-            to_status="pending_approval",
+            to_status=Status.PENDING_APPROVAL,
             rationale="Retrained on the October data; shadow traffic since "
             f"{calendar.shadow_start} looks at least as good as 1.0.",
         )

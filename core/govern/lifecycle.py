@@ -30,6 +30,15 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     Status.ROLLED_BACK: frozenset({Status.PENDING_APPROVAL, Status.ARCHIVED}),
     Status.REJECTED: frozenset({Status.PENDING_APPROVAL}),
 }
+# What an audited import of deployment history may do (core.govern.history): put a version
+# live that was live before Vigil, and take down the one it replaced.
+IMPORTED: dict[Status, frozenset[Status]] = {
+    Status.REGISTERED: frozenset({Status.PRODUCTION}),
+    Status.APPROVED: frozenset({Status.PRODUCTION}),
+    Status.ARCHIVED: frozenset({Status.PRODUCTION}),
+    Status.PRODUCTION: frozenset({Status.ARCHIVED}),
+}
+IMPORT_ACTION = "import_deployment"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 # Leaving pending approval settles the open promotion request in this state.
@@ -115,7 +124,8 @@ def apply_transition(
     if not rationale or not rationale.strip():
         raise RegistryError(f"A rationale is required to {action} {model_name} {model_version}.")
     version = get_version(con, model_name, model_version)
-    if to_status not in ALLOWED.get(version.status, frozenset()):
+    allowed = IMPORTED if action == IMPORT_ACTION else ALLOWED
+    if to_status not in allowed.get(version.status, frozenset()):
         raise RegistryError(
             f"{model_name} {model_version} is {version.status_label}; it cannot move to "
             f"{Status(to_status).label}."

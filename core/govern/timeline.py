@@ -4,6 +4,9 @@ The audit log is the record of every status change, so "which model scored this 
 12 October?" is answered from it rather than from a second table that could disagree.
 A spell starts at a record moving a version into production and ends at the record moving
 it out (archived when superseded, rolled back); a spell with no end is the current one.
+Records of an imported deployment history (core.govern.history) count from the moment they
+say the event happened (`effective_at`), not from when they were imported, and their spells
+say they were imported.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from vigil.core.govern.lifecycle import IMPORT_ACTION
 from vigil.core.store.connection import Store
 
 
@@ -34,6 +38,11 @@ class LiveInterval:
     @property
     def current(self) -> bool:
         return self.end is None
+
+    @property
+    def imported(self) -> bool:
+        """Put live by an imported history record, not by a decision taken in Vigil."""
+        return self.started_by == IMPORT_ACTION
 
     def contains(self, when: dt.datetime) -> bool:
         return self.start <= when and (self.end is None or when < self.end)
@@ -95,11 +104,14 @@ def intervals_from_records(
 
 
 def read_timeline(con: duckdb.DuckDBPyConnection, model_name: str) -> Timeline:
+    """The spells, each imported record at the moment it says its event happened."""
     rows = con.execute(
-        "SELECT seq, recorded_at, actor, action, model_version, from_status, to_status "
+        "SELECT seq, CASE WHEN action = ? THEN coalesce(TRY_CAST(json_extract_string("
+        "evidence, '$.effective_at') AS TIMESTAMP), recorded_at) ELSE recorded_at END, "
+        "actor, action, model_version, from_status, to_status "
         "FROM audit_log WHERE model_name = ? AND model_version IS NOT NULL "
         "AND (to_status = 'production' OR from_status = 'production') ORDER BY seq",
-        [model_name],
+        [IMPORT_ACTION, model_name],
     ).fetchall()
     return Timeline(model_name, intervals_from_records(model_name, rows))
 

@@ -38,10 +38,10 @@ def test_chain_intact_and_filters(demo_store: Store) -> None:
     assert any(t.startswith(f"None of the {n} records is keyed") for t in shown)
     assert any(t.startswith("Checkpoints are signed with the audit key") for t in shown)
     assert list(log_table(at)["seq"]) == list(range(n, 0, -1))  # newest first
-    at.selectbox(key="audit_actor").set_value("rita")
+    at.selectbox(key="audit_actor").set_value("adam")
     at.run()
-    assert list(log_table(at)["action"]) == ["promote", "approve"]
-    assert "2 records match. Times are UTC." in [c.value for c in at.caption]
+    assert list(log_table(at)["action"]) == ["import_deployment"]
+    assert "1 records match. Times are UTC." in [c.value for c in at.caption]
     labels = [d.label for d in at.get("download_button")]
     assert labels == ["Export CSV", "Export JSON", "Download sign-off report (HTML)"]
     assert not [b for b in at.button if b.label != "Sign out"]
@@ -61,14 +61,14 @@ def test_times_are_in_one_human_format_with_the_zone(demo_store: Store) -> None:
 
 
 def test_tampered_record_is_named_in_red(demo_copy: Store) -> None:
-    seq = DEMO_USERS + 4  # rita's approval
+    seq = DEMO_USERS + 3  # adam's import of 1.0's deployment history
     with demo_copy.transaction() as con:
         con.execute("UPDATE audit_log SET rationale = 'rubber stamp' WHERE seq = ?", [seq])
     at = run_page(demo_copy, "audit", user="vic")
     assert [e.value for e in at.error] == [f"Chain broken at record {seq}."]
     assert (
-        f"Record {seq} (approve by rita) was edited after it was written: its content no longer "
-        "matches its hash."
+        f"Record {seq} (import_deployment by adam) was edited after it was written: its content "
+        "no longer matches its hash."
     ) in [t.value for t in at.text]
     assert not at.success
 

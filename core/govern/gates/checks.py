@@ -2,7 +2,8 @@
 
 Gates run when a promotion is requested (so the reviewer sees them) and again inside the
 approval transaction (so the decision rests on what is true at that moment). A gate that
-cannot apply (no champion yet, no traffic) reports "n/a" and does not block. The gates and
+cannot apply (no champion yet, no traffic) reports "n/a" and does not block; one that applies
+but cannot tell yet (too few labels) reports "inconclusive": flagged, not blocking. The gates and
 their defaults are listed in core.govern.gates.specs; thresholds per model come from
 core.govern.gates.thresholds.
 """
@@ -17,7 +18,9 @@ import duckdb
 from vigil.core.errors import ArtifactError
 from vigil.core.evidence.findings import blocking_findings
 from vigil.core.govern.gates import thresholds
+from vigil.core.govern.gates.alerts import alerts_gate
 from vigil.core.govern.gates.drift import drift_window, feature_psi
+from vigil.core.govern.gates.live import LiveComparison, NothingToCompare, compare_live, describe
 from vigil.core.govern.gates.results import (
     DriftWindow,
     FeaturePSI,
@@ -31,6 +34,7 @@ from vigil.core.govern.gates.specs import SPECS, Gate
 from vigil.core.registry import artifacts
 from vigil.core.registry.versions import ModelVersion, aliases, get_version
 from vigil.core.responsible.robustness import NothingToCheck, check_version
+from vigil.core.stats.comparison import ComparisonVerdict
 from vigil.core.store.connection import Store
 
 INVENTORY_FIELDS = (
@@ -210,6 +214,31 @@ def _findings_gate(con: duckdb.DuckDBPyConnection, version: ModelVersion) -> Gat
     )
 
 
+LIVE_OUTCOMES = {
+    ComparisonVerdict.PASS: GateOutcome.PASS,
+    ComparisonVerdict.FAIL: GateOutcome.FAIL,
+    ComparisonVerdict.INCONCLUSIVE: GateOutcome.INCONCLUSIVE,
+}
+
+
+def _live_gate(
+    con: duckdb.DuckDBPyConnection, version: ModelVersion, margin: float
+) -> tuple[GateResult, LiveComparison | None]:
+    """Candidate against champion on labelled live traffic (core.govern.gates.live)."""
+    gate, na = Gate.LIVE_CHALLENGER, GateOutcome.NOT_APPLICABLE
+    champion = aliases(con, version.model_name).get("champion")
+    if champion is None or champion == version.model_version:
+        reason = "No champion to compare with." if champion is None else "This is the champion."
+        return _result(gate, na, reason, None, margin), None
+    try:
+        live = compare_live(con, version, get_version(con, version.model_name, champion), margin)
+    except NothingToCompare as err:
+        return _result(gate, na, str(err), None, margin), None
+    primary = live.metrics[0].decision.comparison
+    observed = None if primary is None else primary.difference
+    return _result(gate, LIVE_OUTCOMES[live.verdict], describe(live), observed, margin), live
+
+
 def _untrusted(result: GateResult, limit: thresholds.Limit) -> GateResult:
     """A gate whose stored threshold the audit log does not back fails, whatever it saw."""
     detail = (
@@ -233,6 +262,7 @@ def run_gates(
     version = get_version(con, model_name, model_version)
     limits = thresholds.effective(con, model_name)
     drift, window, psis = _drift_gate(con, version, limits[Gate.DRIFT_PSI].value)
+    live, comparison = _live_gate(con, version, limits[Gate.LIVE_CHALLENGER].value)
     results: tuple[GateResult, ...] = (
         _validation_gate(version, limits[Gate.VALIDATION_ROC_AUC].value),
         _fairness_gate(version, limits[Gate.FAIRNESS_PARITY].value),
@@ -241,12 +271,14 @@ def run_gates(
         _inventory_gate(version, now.date()),
         _findings_gate(con, version),
         *_robustness_gates(con, home, version, limits),
+        live,
+        alerts_gate(con, model_name, model_version, now),
     )
     results = tuple(
         r if r.gate not in limits or limits[r.gate].backed else _untrusted(r, limits[r.gate])
         for r in results
     )
-    return GateReport(model_name, model_version, now, results, window, psis)
+    return GateReport(model_name, model_version, now, results, window, psis, comparison)
 
 
 def check_gates(store: Store, model_name: str, model_version: str) -> GateReport:

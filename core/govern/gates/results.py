@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from vigil.core.govern.gates.live import LiveComparison
 from vigil.core.govern.gates.specs import Gate
 
 
@@ -13,6 +14,7 @@ class GateOutcome(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     NOT_APPLICABLE = "n/a"  # the gate cannot apply (no champion yet, not a classifier); no block
+    INCONCLUSIVE = "inconclusive"  # it applies, but the data cannot tell yet; flagged, no block
 
 
 class GatePhase(StrEnum):
@@ -66,6 +68,7 @@ class GateReport:
     results: tuple[GateResult, ...]
     drift_window: DriftWindow | None = None
     feature_psi: tuple[FeaturePSI, ...] = field(default_factory=tuple)
+    live: LiveComparison | None = None  # the live challenger gate's comparison
 
     @property
     def passed(self) -> bool:

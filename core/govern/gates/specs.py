@@ -15,6 +15,11 @@
 |                    | move of one input <= threshold (core.responsible.robustness)    |         |
 | monotonic          | on the same rows, the share breaking a declared monotonic       |  0      |
 |                    | relation <= threshold (by default no row may)                   |         |
+| live_challenger    | on labelled live traffic, the candidate is not significantly    |  0.01   |
+|                    | worse than the champion by more than this margin (ROC AUC and   |         |
+|                    | accuracy; MAE and RMSE relative to the champion's value);       |         |
+|                    | paired on shared requests, else unpaired (gates.live)           |         |
+| open_alerts        | no critical alert of the candidate is open                      |   —     |
 
 A threshold's bound says which way loosens the gate: lowering a minimum or raising a maximum
 lets more versions through, and that kind of change waits for a second admin
@@ -44,6 +49,8 @@ class Gate(StrEnum):
     FINDINGS = "findings"
     ROBUSTNESS = "robustness"
     MONOTONIC = "monotonic"
+    LIVE_CHALLENGER = "live_challenger"
+    OPEN_ALERTS = "open_alerts"
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,23 @@ GATES: tuple[GateSpec, ...] = (
         MONOTONIC_THRESHOLD,
         Bound.MAXIMUM,
         1.0,
+    ),
+    GateSpec(
+        Gate.LIVE_CHALLENGER,
+        "Candidate vs champion on live traffic",
+        "Largest loss against the champion tolerated on labelled live (shadow or canary) "
+        "traffic: the gate fails when the candidate is significantly worse by more than this "
+        "margin (ROC AUC, accuracy; for regression MAE and RMSE, as a share of the champion's "
+        "value), and says how many more labels a verdict needs when it cannot tell.",
+        0.01,
+        Bound.MAXIMUM,
+        1.0,
+    ),
+    GateSpec(
+        Gate.OPEN_ALERTS,
+        "No open critical alert on the candidate",
+        "Every critical alert of the candidate is resolved or snoozed with a note (the "
+        "Alerts page).",
     ),
 )
 SPECS: dict[Gate, GateSpec] = {spec.gate: spec for spec in GATES}

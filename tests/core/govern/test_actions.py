@@ -14,6 +14,7 @@ import pytest
 
 from tests.core.factories import write_inputs
 from tests.core.govern.people import add_people
+from vigil.core.alerts import records as alert_records
 from vigil.core.contract import parse_metadata
 from vigil.core.errors import PermissionDenied, RegistryError, VigilError
 from vigil.core.govern import actions, audit, lifecycle, requests, retry, rules
@@ -129,14 +130,14 @@ def test_analyst_may_request_but_not_decide(demo_copy: Store) -> None:
         demo_copy, DANA, MODEL, "1.1", "Drift analysis attached."
     )
     assert status(demo_copy, "1.1") == "pending_approval"
-    assert report.failed == ("drift_psi", "robustness", "monotonic")
+    assert report.failed == ("drift_psi", "robustness", "monotonic", "open_alerts")
     assert outcome.message == (
-        "Promotion of credit-risk 1.1 requested (request #3); failed gates: Drift vs "
+        "Promotion of credit-risk 1.1 requested (request #2); failed gates: Drift vs "
         "production traffic (max PSI), Robustness on live traffic (decision flips), Declared "
-        "monotonic relations on live traffic."
+        "monotonic relations on live traffic, No open critical alert on the candidate."
     )
     with demo_copy.connect() as con:
-        stored = checks.saved_results(con, 3)
+        stored = checks.saved_results(con, 2)
     assert [(r.phase, r.gate, r.outcome) for r in stored] == [
         ("request", r.gate, r.outcome) for r in report.results
     ]
@@ -238,14 +239,14 @@ def test_only_admins_override(demo_copy: Store) -> None:
 def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
     override = actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
     request = requests.get_request(demo_copy, MODEL, "1.1")
-    assert request.override_gates == ("drift_psi", "monotonic", "robustness")
+    assert request.override_gates == ("drift_psi", "monotonic", "open_alerts", "robustness")
     assert (request.override_by, request.row_version) == ("adam", 2)
     decision = rules.can_approve(demo_copy, RITA, MODEL, "1.1")
     assert decision.allowed
     assert decision.reason == (
         "Failed gates (Drift vs production traffic (max PSI), Robustness on live traffic "
-        "(decision flips), Declared monotonic relations on live traffic) were overridden by "
-        f"adam (audit record {override.audit_seqs[0]})."
+        "(decision flips), Declared monotonic relations on live traffic, No open critical alert "
+        f"on the candidate) were overridden by adam (audit record {override.audit_seqs[0]})."
     )
 
     outcome = actions.approve(demo_copy, RITA, MODEL, "1.1", "Higher AUC, drift accepted.")
@@ -282,7 +283,9 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
         (outcome.audit_seqs[2], "rita", "promote", "1.1", "approved", "production", "champion"),
     ]
     assert log[-4]["rationale"] == DRIFT_OVERRIDE
-    assert log[-4]["evidence"]["overridden_gates"] == ["drift_psi", "monotonic", "robustness"]
+    assert log[-4]["evidence"]["overridden_gates"] == [
+        "drift_psi", "monotonic", "open_alerts", "robustness"
+    ]  # fmt: skip
     approval = log[-3]
     assert approval["hash"] == outcome.decision_hash
     evidence = approval["evidence"]
@@ -316,7 +319,7 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
         live = evidence["live_performance"][name]
         assert (live["predictions"], live["labelled"]) == (expected.predictions, expected.labelled)
         assert live["metrics"]["roc_auc"] == pytest.approx(expected.value("roc_auc"))
-    assert evidence["request_id"] == 2
+    assert evidence["request_id"] == 1
     request = requests.list_requests(demo_copy, MODEL)[0]
     assert (request.state, request.decided_by, request.decision_seq) == (
         "approved",
@@ -324,7 +327,7 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
         outcome.audit_seqs[0],
     )
     with demo_copy.connect() as con:
-        phases = [r.phase for r in checks.saved_results(con, 2)]
+        phases = [r.phase for r in checks.saved_results(con, 1)]
         assert audit.verify(con).valid
         assert audit.state_mismatches(con) == []
     assert phases.count("approval") == len(specs.GATES)  # every gate ran again at approval
@@ -347,6 +350,8 @@ def test_approval_without_failed_gates_needs_no_override(demo_copy: Store) -> No
     for gate, value in (("drift_psi", 0.5), ("robustness", 0.5), ("monotonic", 1.0)):
         change = thresholds.set_threshold(demo_copy, ADAM, MODEL, gate, value, "Seasonal.")
         policy.confirm(demo_copy, User("eve", "admin"), change.change.change_id, "Agreed.")
+    for alert in alert_records.overview_status(demo_copy, MODEL, "1.1"):
+        alert_records.resolve(demo_copy, DANA, alert.alert_id, note="Explained by the drift.")
     outcome = actions.approve(demo_copy, OMAR, MODEL, "1.1", "All gates pass.")
     assert outcome.status == "production"
     assert champion(demo_copy) == "1.1"
@@ -375,7 +380,7 @@ def test_reject(demo_copy: Store) -> None:
     with pytest.raises(RegistryError) as err:
         actions.approve(demo_copy, RITA, MODEL, "1.1", "too late")
     assert str(err.value).startswith(
-        "Promotion request #2 for credit-risk 1.1 was already decided: rejected by omar at "
+        "Promotion request #1 for credit-risk 1.1 was already decided: rejected by omar at "
     )
 
 
@@ -408,7 +413,7 @@ def test_rollback_restores_the_previous_champion(demo_copy: Store) -> None:
     assert (up["action"], up["model_version"], up["alias"]) == ("restore", "1.0", "champion")
     spells = timeline(demo_copy, MODEL).intervals
     assert [(i.model_version, i.started_by, i.ended_by) for i in spells] == [
-        ("1.0", "promote", "archive"),
+        ("1.0", "import_deployment", "archive"),  # the demo's imported history
         ("1.1", "promote", "rollback"),
         ("1.0", "restore", None),
     ]
@@ -554,7 +559,7 @@ def test_stale_page_is_refused(demo_copy: Store) -> None:
     with pytest.raises(lifecycle.RequestConflictError) as err:
         actions.approve(demo_copy, RITA, MODEL, "1.1", "ok", expected_row_version=loaded)
     assert str(err.value) == (
-        "Promotion request #2 for credit-risk 1.1 changed since you loaded it (someone else "
+        "Promotion request #1 for credit-risk 1.1 changed since you loaded it (someone else "
         "acted on it); reload to see its state."
     )
 

@@ -457,13 +457,13 @@ def test_unkeyed_demo_chain_verifies_and_says_it_is_not_keyed(demo_store: Store)
 
 
 def test_unkeyed_edit_is_detected(demo_copy: Store) -> None:
-    seq = DEMO_USERS + 4  # rita's approval
+    seq = DEMO_USERS + 3  # adam's import of 1.0's deployment history
     execute(demo_copy, "UPDATE audit_log SET rationale = 'rubber stamp' WHERE seq = ?", [seq])
     status = report(demo_copy).chain
     assert (status.valid, status.first_broken_seq) == (False, seq)
     assert status.message == (
-        f"Record {seq} (approve by rita) was edited after it was written: its content no longer "
-        "matches its hash."
+        f"Record {seq} (import_deployment by adam) was edited after it was written: its content "
+        "no longer matches its hash."
     )
 
 
@@ -497,7 +497,7 @@ def test_filters(demo_store: Store) -> None:
 
     with demo_store.connect() as con:
         by_dana = audit.query(con, audit.AuditFilter(actor="dana"))
-        approvals = audit.query(con, audit.AuditFilter(model_name=MODEL, action="approve"))
+        imports = audit.query(con, audit.AuditFilter(model_name=MODEL, action="import_deployment"))
         choices = audit.filter_choices(con)
         first_day = audit.query(con)[0]["recorded_at"].date()
         same_day = audit.query(con, audit.AuditFilter(start=first_day, end=first_day))
@@ -505,13 +505,13 @@ def test_filters(demo_store: Store) -> None:
     assert {r["actor"] for r in by_dana} == {"dana"}
     assert [
         r["seq"] - DEMO_USERS for r in by_dana if r["action"] in ("register", "request_promotion")
-    ] == [1, 2, 3, 6]
-    assert [(r["seq"] - DEMO_USERS, r["actor"]) for r in approvals] == [(4, "rita")]
+    ] == [1, 2, 4]
+    assert [(r["seq"] - DEMO_USERS, r["actor"]) for r in imports] == [(3, "adam")]
     assert choices["model_name"] == [MODEL]
-    assert {"approve", "promote", "register", "request_promotion", "user_add"} <= set(
+    assert {"import_deployment", "register", "request_promotion", "user_add"} <= set(
         choices["action"]
     )
-    assert choices["actor"] == ["dana", "rita", "vigil"]
+    assert choices["actor"] == ["adam", "dana", "vigil"]
     assert len(same_day) == total(demo_store) and before == []
 
 
@@ -553,10 +553,10 @@ def test_cli_verify(keyed: Store, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_export_and_report(demo_copy: Store, tmp_path: Path) -> None:
     out = tmp_path / "log.json"
-    args = ["audit", "export", "--format", "json", "--out", str(out), "--actor", "rita"]
+    args = ["audit", "export", "--format", "json", "--out", str(out), "--actor", "adam"]
     assert cli.main(args) == 0
-    assert [r["seq"] - DEMO_USERS for r in json.loads(out.read_text())] == [4, 5]
+    assert [r["seq"] - DEMO_USERS for r in json.loads(out.read_text())] == [3]
     report_file = tmp_path / "signoff.html"
-    seq = DEMO_USERS + 4
+    seq = DEMO_USERS + 3
     assert cli.main(["audit", "report", "--seq", str(seq), "--out", str(report_file)]) == 0
-    assert f"Sign-off: approve credit-risk 1.0 (audit record {seq})" in report_file.read_text()
+    assert f"(audit record {seq})" in report_file.read_text()

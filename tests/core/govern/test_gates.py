@@ -94,8 +94,10 @@ def test_demo_candidate_gates(demo_store: Store) -> None:
         "findings": "pass",
         "robustness": "fail",  # 21 % of decisions flip under small moves (> 10 %)
         "monotonic": "fail",  # savings and checking are declared increasing; the GB breaks it
+        "live_challenger": "inconclusive",  # 1,150 labelled shadow requests cannot tell
+        "open_alerts": "fail",  # critical fairness and ROC AUC alerts of 1.1
     }
-    assert report.failed == ("drift_psi", "robustness", "monotonic")
+    assert report.failed == ("drift_psi", "robustness", "monotonic", "open_alerts")
     assert not report.passed
     drift = report.result("drift_psi")
     worst = max(report.feature_psi, key=lambda p: p.psi)
@@ -126,6 +128,7 @@ def test_thresholds_default_and_set_by_admin_only(demo_copy: Store) -> None:
             "drift_psi": 0.25,
             "robustness": 0.10,
             "monotonic": 0.0,
+            "live_challenger": 0.01,
         }
     with pytest.raises(PermissionDenied) as err:
         thresholds.set_threshold(
@@ -139,14 +142,16 @@ def test_thresholds_default_and_set_by_admin_only(demo_copy: Store) -> None:
         thresholds.set_threshold(demo_copy, ADAM, MODEL, "speed", 0.5, "Faster.")
     assert str(err.value) == (
         "Gate 'speed' has no threshold; choose one of validation_roc_auc, fairness_parity, "
-        "drift_psi, robustness, monotonic."
+        "drift_psi, robustness, monotonic, live_challenger."
     )
     with pytest.raises(thresholds.GateConfigError):
         thresholds.set_threshold(demo_copy, ADAM, MODEL, "fairness_parity", 1.5, "Over one.")
     thresholds.set_threshold(demo_copy, ADAM, MODEL, "validation_roc_auc", 0.8, "Stricter.")
     report = checks.check_gates(demo_copy, MODEL, "1.1")
     assert report.result("validation_roc_auc").threshold == 0.8
-    assert report.failed == ("validation_roc_auc", "drift_psi", "robustness", "monotonic")  # AUC 0.752
+    assert report.failed == (
+        "validation_roc_auc", "drift_psi", "robustness", "monotonic", "open_alerts"
+    )  # fmt: skip  # holdout AUC 0.752 < 0.8
 
 
 def test_tampered_artifact_fails_its_gate(demo_copy: Store) -> None:

@@ -56,13 +56,14 @@ def test_demo_timeline(demo_store: Store) -> None:
     assert len(line.intervals) == 1
     spell = line.intervals[0]
     with demo_store.connect() as con:
-        promoted = audit.query(con, audit.AuditFilter(action="promote"))
+        imported = audit.query(con, audit.AuditFilter(action="import_deployment"))
     assert (spell.model_version, spell.started_by, spell.started_seq, spell.end) == (
         "1.0",
-        "promote",
-        promoted[0]["seq"],
+        "import_deployment",
+        imported[0]["seq"],
         None,
     )
+    assert (spell.start, spell.imported) == (dt.datetime(2026, 8, 26), True)  # simulated day 1
     assert line.live_at(spell.start - dt.timedelta(seconds=1)) is None
     assert line.live_at(spell.start) == "1.0"
     assert line.previous_champions() == ()
