@@ -38,7 +38,7 @@ import duckdb
 from vigil.core.lake import load
 from vigil.core.lake.duck import DuckDBEngine
 from vigil.core.lake.engine import drop_plan, run_plan
-from vigil.core.lake.grid import load_grid, store_fine_edges
+from vigil.core.lake.grid import exact_max_distinct, load_grid, store_fine_edges
 from vigil.core.lake.plan import ProfilePlan
 from vigil.core.lake.reference import ensure_grid, fine_edges
 from vigil.core.monitor.selection import log_table, reference_table
@@ -140,7 +140,9 @@ def _insert_profiles(
 
     `source` is a table expression with its filters inlined (the plan reads it as a view);
     `day_sql` maps a row to its day (NULL for the reference)."""
-    plan = ProfilePlan(profiled_columns(version), None)  # every value count kept: exact
+    # a day keeps its value counts up to VIGIL_EXACT_MAX_DISTINCT; the reference keeps all
+    limit = None if scope == "reference" else exact_max_distinct()
+    plan = ProfilePlan(profiled_columns(version), limit)
     engine = DuckDBEngine(con)
     engine.create("plan_logs", f"SELECT {day_sql} AS day, * FROM {source}", keep=False)
     run_plan(engine, plan, load_grid(con, version.model_name, version.model_version))

@@ -10,6 +10,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from vigil.core.lake.grid import load_grid
+from vigil.core.lake.pairs import SideQueries, bounded_pairs
 from vigil.core.monitor.drift.sources import Source
 from vigil.core.monitor.drift.statistics import (
     PairRow,
@@ -32,7 +34,27 @@ _COLUMNS = [
     "n_cur",
     "mean_cur",
     "std_cur",
+    "ks_error",
+    "wasserstein_error",
 ]
+
+
+def _computed(
+    con: duckdb.DuckDBPyConnection, version: ModelVersion, current: Source, reference: Source
+) -> list[PairRow]:
+    """Exact pairs from value counts; where some day kept fine bins instead of its values,
+    the pair from fine bins with its error bounds (core.lake.pairs) replaces it."""
+    rows = pair_statistics(con, current.values, reference.values)
+    edges = load_grid(con, version.model_name, version.model_version).fine
+    sides = [SideQueries(s.values, s.fine, s.extent) for s in (current, reference)]
+    bounded = bounded_pairs(con, edges, *sides)
+    if not bounded:
+        return rows
+    out = [r for r in rows if (r[0], r[1]) not in bounded]
+    return out + [
+        (f, w, b.ks, b.wasserstein, b.n, b.mean, b.std, b.ks_error, b.wasserstein_error)
+        for (f, w), b in bounded.items()
+    ]
 
 
 def pairs(
@@ -45,7 +67,7 @@ def pairs(
     """(feature, w) -> pair statistics; read from or written to drift_pair_cache when `cache`
     maps every window key to its whole-day window against the version's reference data."""
     if cache is None:
-        return as_pairs(pair_statistics(con, current.values, reference.values))
+        return as_pairs(_computed(con, version, current, reference))
     key = [version.model_name, version.model_version]
     con.execute("CREATE OR REPLACE TEMP TABLE wanted (w TIMESTAMP, s TIMESTAMP, e TIMESTAMP)")
     con.execute(
@@ -61,14 +83,15 @@ def pairs(
     ).fetchone()
     if found is not None and found[0] == len(cache):
         rows: list[Any] = con.execute(
-            "SELECT c.feature, wanted.w, ks, wasserstein, n_cur, mean_cur, std_cur "
+            "SELECT c.feature, wanted.w, ks, wasserstein, n_cur, mean_cur, std_cur, "
+            "coalesce(ks_error, 0), coalesce(wasserstein_error, 0) "
             "FROM drift_pair_cache c JOIN wanted ON c.window_start = wanted.s "
             "AND c.window_end = wanted.e WHERE c.model_name = ? AND c.model_version = ? "
             "AND c.feature <> ?",
             [*key, _CACHED],
         ).fetchall()
     else:
-        rows = pair_statistics(con, current.values, reference.values)
+        rows = _computed(con, version, current, reference)
         _store(con, key, cache, rows)
     con.execute("DROP TABLE wanted")
     return as_pairs(rows)
@@ -86,11 +109,11 @@ def _store(
         key,
     )
     # one marker row per window says it was computed, even when it holds no values
-    markers: list[PairRow] = [(_CACHED, w, 0.0, 0.0, 0, None, None) for w in cache]
+    markers: list[PairRow] = [(_CACHED, w, 0.0, 0.0, 0, None, None, 0.0, 0.0) for w in cache]
     fresh = pd.DataFrame(
         [
-            [*key, cache[w].start, cache[w].end, f, ks, wd, n, m, sd]
-            for f, w, ks, wd, n, m, sd in [*rows, *markers]
+            [*key, cache[w].start, cache[w].end, f, ks, wd, n, m, sd, ke, we]
+            for f, w, ks, wd, n, m, sd, ke, we in [*rows, *markers]
         ],
         columns=_COLUMNS,
     )

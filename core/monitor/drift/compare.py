@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
@@ -20,7 +20,13 @@ from vigil.core.monitor.drift.verdicts import Moments, judge
 from vigil.core.monitor.profiles import ColumnRole, ProfiledColumn, reference_edges
 from vigil.core.monitor.windows import Window
 from vigil.core.registry.versions import ModelVersion
-from vigil.core.stats.drift_tests import ColumnKind, Comparison
+from vigil.core.stats.drift_tests import (
+    KS,
+    WASSERSTEIN,
+    ColumnKind,
+    Comparison,
+    normed_wasserstein,
+)
 
 Key = tuple[str, dt.datetime]  # (column, window key)
 
@@ -162,7 +168,16 @@ def compare_column(
         threshold = threshold / max(feature_count, 1)
     align = _numeric if column.kind == ColumnKind.NUMERIC else _categorical
     comparison, labels, moments = align(column.name, key, agg, sides)
-    return judge(column, comparison, test, threshold, labels, moments)
+    result = judge(column, comparison, test, threshold, labels, moments)
+    pair = agg.pairs.get((column.name, key))
+    if result.statistic is None or test.name not in (KS.name, WASSERSTEIN.name):
+        return result
+    if pair is None:
+        return replace(result, statistic_error=0.0)
+    if test.name == KS.name:
+        return replace(result, statistic_error=pair.ks_error)
+    scale = (comparison.reference_std or 0.0, comparison.reference_mean or 0.0)
+    return replace(result, statistic_error=normed_wasserstein(pair.wasserstein_error, *scale))
 
 
 def compare(

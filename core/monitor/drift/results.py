@@ -58,6 +58,9 @@ class ColumnDrift:
     current_mean: float | None = None
     reference_std: float | None = None
     current_std: float | None = None
+    # KS and Wasserstein tests: the statistic lies in [statistic, statistic + error]; 0 when
+    # exact, > 0 when computed from fine bins (core.lake.bounded); None for other tests
+    statistic_error: float | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,11 @@ class Source:
     categories: Query  # feature, w, category, n
     bins: Query  # feature, w, bin, n     (bins of core.stats.psi.bin_sql)
     counts: Query  # feature, w, rows, nulls
+    # Stored profiles only (raw rows are exact): fine bins (feature, w, bin, n, total) and
+    # extents (feature, w, min, max, n, sum, sum of squares, every day kept its values);
+    # core.lake.pairs bounds KS and Wasserstein from them where values were not kept.
+    fine: Query | None = None
+    extent: Query | None = None
 
 
 def uses_profiles(selection: Selection) -> bool:
@@ -80,6 +85,18 @@ def stored_source(
         counts=(
             f"SELECT feature, {window_sql} AS w, sum(rows) AS rows, sum(nulls) AS nulls "
             f"FROM profile_columns WHERE {where} GROUP BY ALL",
+            list(params),
+        ),
+        fine=(
+            f"SELECT feature, {window_sql} AS w, bin, sum(n) AS n, sum(total) AS total "
+            f"FROM profile_fine_bins WHERE {where} GROUP BY ALL",
+            list(params),
+        ),
+        extent=(
+            f"SELECT feature, {window_sql} AS w, min(min_value), max(max_value), "
+            "sum(rows - nulls), sum(sum_value), sum(sum_squares), "
+            f"bool_and(coalesce(values_kept, TRUE)) FROM profile_columns WHERE {where} "
+            "GROUP BY ALL",
             list(params),
         ),
     )

@@ -40,9 +40,12 @@ class PairStatistics:
     n: int
     mean: float | None
     std: float | None
+    ks_error: float = 0.0  # bounded (core.lake.pairs): the true value is in [ks, ks + error]
+    wasserstein_error: float = 0.0
 
 
-PairRow = tuple[str, dt.datetime, float, float, int, float | None, float | None]
+# feature, w, ks, wasserstein, n, mean, std, ks_error, wasserstein_error (0 when exact)
+PairRow = tuple[str, dt.datetime, float, float, int, float | None, float | None, float, float]
 
 
 def pair_statistics(
@@ -53,7 +56,7 @@ def pair_statistics(
     Both inputs are value-count relations (feature, w, value, n) with their parameters."""
     _reference_cdf(con, reference)
     _current_steps(con, current)
-    rows = _pair_rows(con)
+    rows = [(*row, 0.0, 0.0) for row in _pair_rows(con)]
     con.execute("DROP TABLE pair_current; DROP TABLE pair_reference")
     return rows
 
@@ -138,7 +141,7 @@ def _current_steps(con: duckdb.DuckDBPyConnection, current: Query) -> None:
     )
 
 
-def _pair_rows(con: duckdb.DuckDBPyConnection) -> list[PairRow]:
+def _pair_rows(con: duckdb.DuckDBPyConnection) -> list[Any]:
     """D, W1 and the window's moments per (feature, w), from the two temp tables."""
     return con.execute(
         """
@@ -193,6 +196,8 @@ def reference_std(con: duckdb.DuckDBPyConnection, values: Query) -> dict[str, fl
 
 def as_pairs(rows: list[Any]) -> dict[tuple[str, dt.datetime], PairStatistics]:
     return {
-        (feature, w): PairStatistics(float(ks), float(wd), int(n), mean, std)
-        for feature, w, ks, wd, n, mean, std in rows
+        (feature, w): PairStatistics(
+            float(ks), float(wd), int(n), mean, std, float(ks_err or 0), float(wd_err or 0)
+        )
+        for feature, w, ks, wd, n, mean, std, ks_err, wd_err in rows
     }

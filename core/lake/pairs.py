@@ -1,0 +1,163 @@
+"""Drift pairs from fine bins: the KS and Wasserstein of every (column, window) whose days did
+not all keep their value counts, with their error bounds (core.lake.bounded).
+
+The drift report computes exact pairs from value counts as before; for the pairs this
+module returns, those counts are partial (some days kept fine bins instead), so these rows
+replace them. Each side of a pair is described by three queries over its windows (the
+drift report's sources): value counts, fine-bin counts and sums, and an extent (min, max,
+non-null count, sum, sum of squares, and whether every day kept its values). A side without
+fine bins or extent (raw rows: segments, windows cut mid-day) is exact, and is binned here
+from its value counts when the other side is not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from vigil.core.lake.bounded import BinnedSide, bounded_pair
+
+Query = tuple[str, list[Any]]
+Key = tuple[str, dt.datetime]
+
+
+@dataclass(frozen=True)
+class SideQueries:
+    """One side's aggregates: values (feature, w, value, n); fine (feature, w, bin, n,
+    total) and extent (feature, w, lo, hi, n, total, squares, exact), None for raw rows."""
+
+    values: Query
+    fine: Query | None = None
+    extent: Query | None = None
+
+
+@dataclass(frozen=True)
+class BoundedStatistics:
+    """A pair's KS and Wasserstein-1 (lower bounds) and the window's moments."""
+
+    ks: float
+    wasserstein: float
+    n: int
+    mean: float | None
+    std: float | None
+    ks_error: float
+    wasserstein_error: float
+
+
+@dataclass(frozen=True)
+class _Extent:
+    lo: float | None
+    hi: float | None
+    n: int
+    total: float
+    squares: float
+    exact: bool
+
+
+def _extents(con: duckdb.DuckDBPyConnection, query: Query | None) -> dict[Key, _Extent]:
+    if query is None:
+        return {}
+    return {
+        (f, w): _Extent(lo, hi, int(n or 0), float(t or 0.0), float(s or 0.0), bool(exact))
+        for f, w, lo, hi, n, t, s, exact in con.execute(*query).fetchall()
+    }
+
+
+def _filtered(query: Query, features: set[str]) -> Query:
+    return f"SELECT * FROM ({query[0]}) WHERE feature IN (SELECT unnest(?::VARCHAR[]))", [
+        *query[1],
+        sorted(features),
+    ]
+
+
+def _sides(
+    con: duckdb.DuckDBPyConnection,
+    side: SideQueries,
+    features: set[str],
+    edges: dict[str, tuple[float, ...]],
+) -> dict[Key, BinnedSide]:
+    """BinnedSide per (feature, w): summed fine bins, or value counts binned here."""
+    counts: dict[Key, np.ndarray] = {}
+    totals: dict[Key, np.ndarray] = {}
+    lows: dict[Key, float] = defaultdict(lambda: math.inf)
+    highs: dict[Key, float] = defaultdict(lambda: -math.inf)
+    if side.fine is not None:
+        rows = con.execute(*_filtered(side.fine, features)).fetchall()
+    else:
+        rows = con.execute(*_filtered(side.values, features)).fetchall()
+    for feature, w, label, n, *rest in rows:
+        size = len(edges.get(feature, ())) + 1
+        key = (feature, w)
+        if key not in counts:
+            counts[key], totals[key] = np.zeros(size), np.zeros(size)
+        if side.fine is not None:
+            index, total = int(label), float(rest[0])
+        else:
+            value = float(label)
+            index = int(np.searchsorted(edges.get(feature, ()), value, side="right"))
+            total = value * float(n)
+            lows[key], highs[key] = min(lows[key], value), max(highs[key], value)
+        counts[key][index] += float(n)
+        totals[key][index] += total
+    return {k: BinnedSide(counts[k], totals[k], lows[k], highs[k]) for k in counts}
+
+
+def _with_extent(side: BinnedSide, extent: _Extent | None) -> BinnedSide:
+    if extent is None or extent.lo is None or extent.hi is None:
+        return side
+    return BinnedSide(side.counts, side.totals, float(extent.lo), float(extent.hi))
+
+
+def _moments(extent: _Extent | None, side: BinnedSide) -> tuple[int, float | None, float | None]:
+    """n, mean and population std of a window (from its sums: one-pass, for display)."""
+    if extent is None:
+        n = int(side.n)
+        total, squares = float(side.totals.sum()), math.nan
+    else:
+        n, total, squares = extent.n, extent.total, extent.squares
+    if n == 0:
+        return 0, None, None
+    mean = total / n
+    std = math.sqrt(max(squares / n - mean * mean, 0.0)) if not math.isnan(squares) else None
+    return n, mean, std
+
+
+def bounded_pairs(
+    con: duckdb.DuckDBPyConnection,
+    edges: dict[str, tuple[float, ...]],
+    current: SideQueries,
+    reference: SideQueries,
+) -> dict[Key, BoundedStatistics]:
+    """(feature, w) -> bounded statistics, for every pair where either side lost values."""
+    cur_extent, ref_extent = _extents(con, current.extent), _extents(con, reference.extent)
+    inexact_ref = {f for (f, _), e in ref_extent.items() if not e.exact}
+    wanted = {k for k, e in cur_extent.items() if not e.exact or k[0] in inexact_ref}
+    features = {f for f, _ in wanted} | {f for f in inexact_ref if f in edges}
+    if not features:
+        return {}
+    ref_sides: dict[str, BinnedSide] = {}
+    for (feature, _), side in _sides(con, reference, features, edges).items():
+        ref_sides[feature] = side  # the reference is one window
+    ref_ext = {f: e for (f, _), e in ref_extent.items()}
+    out = {}
+    for key, side in _sides(con, current, features, edges).items():
+        feature = key[0]
+        if key not in wanted and feature not in inexact_ref:
+            continue
+        cur = _with_extent(side, cur_extent.get(key))
+        ref = ref_sides.get(feature)
+        n, mean, std = _moments(cur_extent.get(key), side)
+        if ref is None:
+            out[key] = BoundedStatistics(0.0, 0.0, n, mean, std, 0.0, 0.0)
+            continue
+        pair = bounded_pair(edges.get(feature, ()), _with_extent(ref, ref_ext.get(feature)), cur)
+        out[key] = BoundedStatistics(
+            pair.ks, pair.wasserstein, n, mean, std, pair.ks_error, pair.wasserstein_error
+        )
+    return out
