@@ -84,4 +84,4 @@ def navigation(role: str, holder: list[PageContext]) -> StreamlitPage:
                 )
                 for module in visible
             ]
-    return st.navigation(menu)
+    return st.navigation(menu, expanded=True)  # every page in view: no "View more" fold
