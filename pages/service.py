@@ -13,6 +13,7 @@ from vigil.app.pagespec import PageSpec
 from vigil.app.ui import PLOT_LAYOUT, percent, selection_caption
 from vigil.core.monitor import service
 from vigil.core.monitor.service import ServiceReport, ServiceWindow
+from vigil.pages.service_gateway import render_gateway_workers
 
 PAGE = PageSpec(title="Service", icon=":material/monitor_heart:", url_path="service")
 
@@ -145,3 +146,4 @@ def render(ctx: PageContext) -> None:
         width="stretch",
         key="service_table",
     )
+    render_gateway_workers(ctx)
