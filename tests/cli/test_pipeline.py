@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.cli.helpers import vigil
-from tests.core.factories import log_rows, write_inputs
+from tests.core.factories import add_ingester, log_rows, write_inputs
 from vigil.core.store.connection import Store
 
 
@@ -34,7 +34,17 @@ def test_register_ingest_and_list_from_the_command_line(store: Store, tmp_path: 
     rows = log_rows(4)
     rows.loc[2, "income"] = "n/a"
     rows.to_csv(tmp_path / "logs.csv", index=False)
-    ingested = vigil(home, "ingest", "--model", "toy", str(tmp_path / "logs.csv"), "--json")
+    ingested = vigil(
+        home,
+        "ingest",
+        "--model",
+        "toy",
+        str(tmp_path / "logs.csv"),
+        "--json",
+        "--user",
+        "dana",
+        env={"VIGIL_PASSWORD": "long-password"},
+    )
     assert ingested.returncode == 0, ingested.stderr
     counts = json.loads(ingested.stdout)[0]
     assert {k: counts[k] for k in ("read", "stored", "quarantined", "already_present")} == {
@@ -55,7 +65,8 @@ def test_register_ingest_and_list_from_the_command_line(store: Store, tmp_path: 
 
 
 def test_errors_exit_non_zero_with_a_message(store: Store, tmp_path: Path) -> None:
-    missing = vigil(store.home, "ingest", "--model", "nope", str(tmp_path / "x.csv"))
+    ingester = add_ingester(store)
+    missing = vigil(store.home, "ingest", "--model", "nope", str(tmp_path / "x.csv"), env=ingester)
     assert missing.returncode == 1
     assert missing.stderr.strip() == f"error: {tmp_path / 'x.csv'}: file not found"
     unknown = vigil(store.home, "models", "--bogus")

@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from vigil.core.contract import ModelMetadata, parse_metadata
+from vigil.core.govern import audit, auth
 from vigil.core.registry.versions import ModelVersion, register_version
 from vigil.core.store.connection import Store
 
@@ -118,3 +119,23 @@ def log_rows(n: int = 5, version: str = "1", start: str = "2026-03-01T10:00:00Z"
             "latency_ms": ["12.5"] * n,
         }
     )
+
+
+INGESTER = "ingester"
+INGESTER_PASSWORD = "ingest-password-1"
+
+
+def add_ingester(store: Store) -> dict[str, str]:
+    """An analyst the command line can ingest as (audited like any user); returns the
+    environment that names them, for `vigil ingest` in this process or a child."""
+    with store.transaction() as con:
+        auth.add_user(con, INGESTER, "analyst", INGESTER_PASSWORD)
+        audit.append(
+            con,
+            actor="vigil",
+            actor_role="system",
+            action="user_add",
+            rationale="Test analyst who ingests through the command line.",
+            evidence={"user": INGESTER, "role": "analyst"},
+        )
+    return {"VIGIL_USER": INGESTER, "VIGIL_PASSWORD": INGESTER_PASSWORD}

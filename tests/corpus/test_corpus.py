@@ -17,11 +17,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.core.factories import register_toy
+from tests.core.factories import INGESTER, INGESTER_PASSWORD, add_ingester, register_toy
 from tests.corpus import make_corpus
 from vigil.cli.main import main
 from vigil.core.store.connection import Store
 
+INGESTER_ENV = {"VIGIL_USER": INGESTER, "VIGIL_PASSWORD": INGESTER_PASSWORD}
 FILES = make_corpus.FILES
 MANIFEST: dict[str, dict[str, Any]] = json.loads((make_corpus.HERE / "manifest.json").read_text())
 WANTED = {"prediction_id", "model_name", "model_version", "timestamp", "income", "tenure",
@@ -41,6 +42,7 @@ def test_the_corpus_on_disk_is_what_the_script_writes() -> None:
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("corpus-home")
     register_toy(Store(home), tmp_path_factory.mktemp("corpus-inputs"))
+    add_ingester(Store(home))
     return home
 
 
@@ -119,6 +121,8 @@ def test_each_malformed_file(
     home = tmp_path / "home"
     shutil.copytree(template, home)
     monkeypatch.setenv("VIGIL_HOME", str(home))
+    for variable, value in INGESTER_ENV.items():
+        monkeypatch.setenv(variable, value)
     path = FILES / name
     expected = MANIFEST[name]
     code, out, err = _vigil(capsys, "ingest", "--model", "toy", str(path), "--json")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.core.factories import log_rows, register_toy
+from tests.core.factories import add_ingester, log_rows, register_toy
 from vigil.core.errors import StoreBusyError
 from vigil.core.store import connection
 from vigil.core.store.connection import Store, schema_version
@@ -90,7 +90,7 @@ def test_cli_ingest_runs_while_this_process_keeps_reading(store: Store, tmp_path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**__import__("os").environ, "VIGIL_HOME": str(store.home)},
+        env={**__import__("os").environ, "VIGIL_HOME": str(store.home), **add_ingester(store)},
     )
     reads = 0
     while cli.poll() is None:
@@ -187,7 +187,7 @@ def test_a_killed_ingest_leaves_nothing_and_a_rerun_stores_everything(
     cli = subprocess.Popen(
         [sys.executable, "-m", "vigil", "ingest", "--model", "toy", str(path)],
         cwd=ROOT,
-        env={**__import__("os").environ, "VIGIL_HOME": str(store.home)},
+        env={**__import__("os").environ, "VIGIL_HOME": str(store.home), **add_ingester(store)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

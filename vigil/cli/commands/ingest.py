@@ -3,22 +3,47 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from vigil.cli.command import Command
-from vigil.cli.commands.common import add_json_argument, print_results, store
+from vigil.cli.commands.common import (
+    acting_user,
+    add_actor_argument,
+    add_json_argument,
+    print_results,
+    store,
+)
 from vigil.cli.exits import Exit
+from vigil.core.govern import tokens
 from vigil.core.ingest import history
 from vigil.core.ingest.batches import IngestResult, Kind
 from vigil.core.ingest.run import RunProgress, ingest_files
 from vigil.core.registry import versions as registry
+from vigil.core.store.connection import Store
 
 
 def _ingest_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="registered model name")
     p.add_argument("files", type=Path, nargs="+", help=".parquet, .csv or .jsonl files")
     p.add_argument("--json", action="store_true", help="print counts per file as JSON")
+    add_actor_argument(p)
+
+
+API_KEY_ENV = "VIGIL_API_KEY"
+
+
+def ingest_principal(args: argparse.Namespace, st: Store) -> tokens.Principal:
+    """Who is writing: a service account's API key (from $VIGIL_API_KEY, scoped to ingest
+    for this model) or a signed-in analyst or admin. Nobody writes to the store anonymously."""
+    scope = tokens.scope_for("ingest", args.model)
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    if key:
+        return tokens.authenticate_token(st, key, scope)
+    principal = tokens.user_principal(acting_user(args, st))
+    tokens.require_scope(principal, scope)
+    return principal
 
 
 def _print_result(r: IngestResult) -> None:
@@ -50,7 +75,9 @@ def _show_progress(p: RunProgress) -> None:
 def _ingest(args: argparse.Namespace, *, labels: bool) -> int:
     """Every file's outcome; exit 1 naming the files that failed (the others are stored)."""
     kind = Kind.LABEL if labels else Kind.PREDICTION
-    run = ingest_files(store(), args.model, args.files, kind, progress=_show_progress)
+    st = store()
+    ingest_principal(args, st)
+    run = ingest_files(st, args.model, args.files, kind, progress=_show_progress)
     if args.json:
         print_results([f.result or f for f in run.files])
     for f in run.files:
