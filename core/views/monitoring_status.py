@@ -5,10 +5,11 @@ from __future__ import annotations
 from vigil.core.errors import VigilError
 from vigil.core.monitor.drift.report import drift_report
 from vigil.core.monitor.fairness.report import fairness_report
+from vigil.core.monitor.fairness.results import Verdict
 from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.performance.results import HIGHER_IS_BETTER, METRIC_LABELS
 from vigil.core.monitor.selection import Selection
-from vigil.core.stats.disparity import RuleOutcome
+from vigil.core.stats.disparity import RULE_NAME
 from vigil.core.store.connection import Store
 from vigil.core.views.overview import AreaStatus
 
@@ -79,24 +80,22 @@ def fairness_status(store: Store, selection: Selection) -> AreaStatus:
         report = fairness_report(store, selection, granularity="month", resamples=0)
     except VigilError as err:
         return AreaStatus("Fairness", "info", "not assessed", str(err), "fairness")
-    failing = [a for a in report.attributes if a.verdict == RuleOutcome.FAIL]
-    unclear = [a for a in report.attributes if a.verdict == "insufficient"]
+    failing = [a for a in report.attributes if a.verdict is Verdict.FAIL]
+    unclear = [a for a in report.attributes if a.verdict is Verdict.INSUFFICIENT]
     if failing:
         worst = failing[0]
         return AreaStatus(
             "Fairness",
             "alert",
-            f"below the four-fifths rule for {', '.join(a.name for a in failing)}",
+            f"below the {RULE_NAME} for {', '.join(a.name for a in failing)}",
             worst.statements[0] if worst.statements else "",
             "fairness",
         )
-    passed = [a.name for a in report.attributes if a.verdict == RuleOutcome.PASS]
+    passed = [a.name for a in report.attributes if a.verdict is Verdict.PASS]
     return AreaStatus(
         "Fairness",
         "warn" if unclear else "ok",
-        f"meets the four-fifths rule for {', '.join(passed)}"
-        if passed
-        else "groups too small to judge",
+        f"meets the {RULE_NAME} for {', '.join(passed)}" if passed else "groups too small to judge",
         f"Not enough rows to judge: {', '.join(a.name for a in unclear)}."
         if unclear
         else f"{report.rows:,} predictions in the range.",
