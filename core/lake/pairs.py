@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,29 +82,43 @@ def _sides(
     edges: dict[str, tuple[float, ...]],
 ) -> dict[Key, BinnedSide]:
     """BinnedSide per (feature, w): summed fine bins, or value counts binned here."""
-    counts: dict[Key, np.ndarray] = {}
-    totals: dict[Key, np.ndarray] = {}
-    lows: dict[Key, float] = defaultdict(lambda: math.inf)
-    highs: dict[Key, float] = defaultdict(lambda: -math.inf)
-    if side.fine is not None:
-        rows = con.execute(*_filtered(side.fine, features)).fetchall()
-    else:
-        rows = con.execute(*_filtered(side.values, features)).fetchall()
-    for feature, w, label, n, *rest in rows:
-        size = len(edges.get(feature, ())) + 1
-        key = (feature, w)
-        if key not in counts:
-            counts[key], totals[key] = np.zeros(size), np.zeros(size)
+    query = side.fine if side.fine is not None else side.values
+    frame = con.execute(*_filtered(query, features)).df()
+    out: dict[Key, BinnedSide] = {}
+    if frame.empty:
+        return out
+    frame.columns = ["feature", "w", "label", "n", *(["total"] if side.fine is not None else [])]
+    for (feature, w), group in frame.groupby(["feature", "w"], sort=False, dropna=False):
+        cuts = np.asarray(edges.get(str(feature), ()), dtype=float)
+        n = group["n"].to_numpy(float)
         if side.fine is not None:
-            index, total = int(label), float(rest[0])
+            index = group["label"].to_numpy(np.int64)
+            total = group["total"].to_numpy(float)
+            lo, hi = math.inf, -math.inf  # the side's extent says
         else:
-            value = float(label)
-            index = int(np.searchsorted(edges.get(feature, ()), value, side="right"))
-            total = value * float(n)
-            lows[key], highs[key] = min(lows[key], value), max(highs[key], value)
-        counts[key][index] += float(n)
-        totals[key][index] += total
-    return {k: BinnedSide(counts[k], totals[k], lows[k], highs[k]) for k in counts}
+            values = group["label"].to_numpy(float)
+            index = np.searchsorted(cuts, values, side="right")
+            total, lo, hi = values * n, float(values.min()), float(values.max())
+        size = len(cuts) + 1
+        counts = np.bincount(index, weights=n, minlength=size).astype(float)
+        totals = np.bincount(index, weights=total, minlength=size).astype(float)
+        key = (str(feature), w.to_pydatetime() if hasattr(w, "to_pydatetime") else w)
+        out[key] = BinnedSide(counts, totals, lo, hi)
+    return out
+
+
+def exact_only(values: Query, bounded: dict[Key, BoundedStatistics]) -> Query:
+    """Value counts less the (feature, w) pairs computed from fine bins: the exact path does
+    not sort values whose pair is replaced anyway."""
+    if not bounded:
+        return values
+    features = [f for f, _ in bounded]
+    windows = [w for _, w in bounded]
+    return (
+        f"SELECT v.* FROM ({values[0]}) v ANTI JOIN (SELECT unnest(?::VARCHAR[]) AS feature, "
+        "unnest(?::TIMESTAMP[]) AS w) b ON b.feature = v.feature AND b.w IS NOT DISTINCT FROM v.w",
+        [*values[1], features, windows],
+    )
 
 
 def _with_extent(side: BinnedSide, extent: _Extent | None) -> BinnedSide:

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 from vigil.core.lake.grid import load_grid
-from vigil.core.lake.pairs import SideQueries, bounded_pairs
+from vigil.core.lake.pairs import SideQueries, bounded_pairs, exact_only
 from vigil.core.monitor.drift.sources import Source
 from vigil.core.monitor.drift.statistics import (
     PairRow,
@@ -44,14 +44,11 @@ def _computed(
 ) -> list[PairRow]:
     """Exact pairs from value counts; where some day kept fine bins instead of its values,
     the pair from fine bins with its error bounds (core.lake.pairs) replaces it."""
-    rows = pair_statistics(con, current.values, reference.values)
     edges = load_grid(con, version.model_name, version.model_version).fine
     sides = [SideQueries(s.values, s.fine, s.extent) for s in (current, reference)]
     bounded = bounded_pairs(con, edges, *sides)
-    if not bounded:
-        return rows
-    out = [r for r in rows if (r[0], r[1]) not in bounded]
-    return out + [
+    rows = pair_statistics(con, exact_only(current.values, bounded), reference.values)
+    return rows + [
         (f, w, b.ks, b.wasserstein, b.n, b.mean, b.std, b.ks_error, b.wasserstein_error)
         for (f, w), b in bounded.items()
     ]
