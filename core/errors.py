@@ -45,9 +45,9 @@ class PermissionDenied(VigilError):
     """The acting user's role does not allow the action."""
 
 
-class AuditKeyError(VigilError):
-    """The audit key is missing where it is required, unreadable, or not the chain's key."""
-
-
 class AlertError(VigilError):
     """An alert rule or alert is malformed, does not exist, or cannot take this action."""
+
+
+class AuditKeyError(VigilError):
+    """The audit key is missing where it is required, unreadable, or not the chain's key."""

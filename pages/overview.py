@@ -17,18 +17,16 @@ from vigil.app.ui import (
     selection_caption,
     status_badge,
 )
-from vigil.core.views import monitoring_status, overview
+from vigil.core.views import overview
+from vigil.core.views.status import overview_lines
 
 PAGE = PageSpec(title="Overview", icon=":material/dashboard:", url_path="overview")
 
 
 def _areas(ctx: PageContext) -> None:
     st.subheader("Where each area stands")
-    statuses = cached(overview.area_statuses, ctx.store, ctx.model_name, ctx.selection)
-    if ctx.selection is not None:
-        with st.spinner("Checking performance, drift and fairness…"):
-            monitoring = cached(monitoring_status.monitoring_statuses, ctx.store, ctx.selection)
-        statuses = [*statuses[:2], *monitoring, *statuses[2:]]
+    with st.spinner("Checking performance, drift and fairness…"):
+        statuses = cached(overview_lines, ctx.store, ctx.model_name, ctx.selection, ctx.granularity)
     for status in statuses:
         badge, area, text = st.columns([0.8, 1.2, 6], vertical_alignment="center")
         badge.markdown(LEVEL_BADGE[status.level])
@@ -37,10 +35,12 @@ def _areas(ctx: PageContext) -> None:
         text.text(status.headline)
         if status.detail:
             text.text(status.detail)
+    unit = ctx.granularity if isinstance(ctx.granularity, str) else "window"
     st.caption(
-        "Performance: newest week with at least 50 labels against validation. Drift: newest "
-        "week against the version's reference data. Fairness: the four-fifths rule over the "
-        "whole range. Open a page from the menu for the numbers behind each line."
+        f"Performance: the newest {unit} with enough labels against validation. Drift: the "
+        f"newest {unit} against the version's reference data. Fairness: the four-fifths rule "
+        "over the whole range, every sensitive attribute and pair. Each page shows the same "
+        "line above its numbers."
     )
 
 
@@ -107,6 +107,7 @@ def _traffic(ctx: PageContext) -> None:
             daily.rename(columns={"model_version": "version"}),
             hide_index=True,
             width="stretch",
+            column_config={"day": st.column_config.DateColumn("day (UTC)", format="D MMM YYYY")},
         )
 
 
@@ -123,7 +124,17 @@ def _quarantine(ctx: PageContext) -> None:
         )
         rows = cached(overview.quarantine_rows, ctx.store, ctx.model_name)
         if not rows.empty:
-            st.dataframe(rows, hide_index=True, width="stretch")
+            st.dataframe(
+                rows.rename(columns={"quarantined_at": "quarantined"}),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "quarantined": st.column_config.DatetimeColumn(
+                        "quarantined (UTC)", format="D MMM YYYY, HH:mm"
+                    ),
+                    "reason": st.column_config.TextColumn(width="large"),
+                },
+            )
 
 
 def render(ctx: PageContext) -> None:

@@ -15,6 +15,8 @@ import streamlit as st
 from vigil.app.cache import cached
 from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
+from vigil.app.ui import when
+from vigil.core.alerts.records import overview_status
 from vigil.core.errors import VigilError
 from vigil.core.govern import actions, rules, signoff
 from vigil.core.govern.decisions import Blocked, Decision
@@ -23,7 +25,9 @@ from vigil.core.govern.gates.results import GateReport
 from vigil.core.govern.requests import PromotionRequest, RequestState, list_requests
 from vigil.core.registry.versions import ModelVersion, Status
 from vigil.core.views import review as views
+from vigil.core.views.words import action as action_words
 from vigil.pages import review_sections as sections
+from vigil.pages import review_tabs as tabs
 
 PAGE = PageSpec(title="Review", icon=":material/gavel:", url_path="review")
 
@@ -137,10 +141,15 @@ def _button(action: Action) -> None:
         action.label,
         key=action.key,
         disabled=not decision.allowed,
-        help=None if decision.allowed else decision.reason,
+        help=None if decision.allowed or decision.blocked is Blocked.GATES else decision.reason,
         type="primary" if action.label in ("Approve", "Request promotion") else "secondary",
     )
-    if not decision.allowed:
+    if decision.blocked is Blocked.GATES:
+        st.caption(
+            ":material/block: Failed gates block it until an admin records an override with "
+            "its rationale (see the verdict and the checklist)."
+        )
+    elif not decision.allowed:
         st.caption(f":material/block: {decision.reason}")
     if clicked:
         st.session_state[PENDING] = action.pending
@@ -156,26 +165,30 @@ def _comparison(
     champion: ModelVersion | None,
     request: PromotionRequest | None,
 ) -> GateReport:
-    report = check_gates(ctx.store, model, candidate.model_version)
+    report = cached(check_gates, ctx.store, model, candidate.model_version)
     if champion is not None and champion.model_version == candidate.model_version:
         champion = None
     champ_label = f"champion {champion.model_version}" if champion else "no champion yet"
     st.subheader(f"Candidate {candidate.model_version} beside {champ_label}")
+    sections.verdict(report, request)
     sections.facts(candidate, champion)
     window = cached(views.review_window, ctx.store, model)
     versions = [candidate.model_version] + ([champion.model_version] if champion else [])
-    tabs = st.tabs(["Validation", "Live performance", "Drift", "Fairness", "Explanations"])
-    with tabs[0]:
-        sections.validation(candidate, champion)
-    with tabs[1]:
-        sections.live(ctx, model, versions, window)
-    with tabs[2]:
-        sections.drift(report)
-    with tabs[3]:
-        sections.fairness_tab(ctx, model, candidate, champion, window)
-    with tabs[4]:
-        sections.explanations(ctx, model, candidate, champion, window)
-    sections.checklist(report, request)
+    names = ["Live traffic", "Fairness", "Drift", "Validation", "Explanations"]
+    live, fair, drift, valid, explain = st.tabs(names)
+    with live:
+        tabs.live(ctx, model, versions, window, report)
+    with fair:
+        tabs.fairness(ctx, model, candidate, champion, window, report)
+    with drift:
+        tabs.drift(report)
+    with valid:
+        tabs.validation(candidate, champion)
+    with explain:
+        tabs.explanations(ctx, model, candidate, champion, window)
+    alerts = cached(overview_status, ctx.store, model, candidate.model_version)
+    sections.open_alerts(candidate.model_version, alerts)
+    sections.checklist(report)
     return report
 
 
@@ -269,8 +282,8 @@ def _signoff_downloads(ctx: PageContext, model: str) -> None:
         return
     st.subheader("Sign-off reports")
     labels = {
-        r["seq"]: f"#{r['seq']} {r['action']} {r['model_version']} by {r['actor']} "
-        f"({r['recorded_at']:%Y-%m-%d %H:%M} UTC)"
+        r["seq"]: f"#{r['seq']} · {action_words(r['action'])} · {r['model_version']} · "
+        f"{r['actor']}, {when(r['recorded_at'])}"
         for r in records
     }
     seq = st.selectbox(
@@ -332,6 +345,8 @@ def _after_decision(ctx: PageContext, model: str, champion: ModelVersion | None)
     version = views.model_version(ctx.store, model, focus)
     if version.status in rules.REQUESTABLE:
         _comparison(ctx, model, version, champion, None)
+        return
+    sections.history_card(model, version, views.version_records(ctx.store, model, focus)[:5])
 
 
 def render(ctx: PageContext) -> None:

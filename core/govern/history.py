@@ -99,7 +99,8 @@ def import_deployments(
     _check(con, model_name, events)
     seqs = []
     for event in events:
-        when = f"{event.went_live_at:%Y-%m-%d %H:%M} UTC"
+        at = event.went_live_at
+        when = f"{at.day} {at:%b %Y, %H:%M} UTC"
         evidence = _evidence(event, source)
         live = aliases(con, model_name).get(CHAMPION)
         if live is not None and live != event.model_version:

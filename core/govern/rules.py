@@ -161,7 +161,7 @@ def approve_rule(
         return puppet
     failing = uncovered_failures(report, request)
     if failing:
-        listed = "; ".join(f"{r.label}: {r.detail}" for r in failing)
+        listed = "; ".join(f"{r.label}: {r.detail.rstrip('.')}" for r in failing)
         return Decision(
             False,
             f"Gate check failed — {listed}. Approval is blocked unless an admin records an "

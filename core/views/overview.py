@@ -16,6 +16,17 @@ from vigil.core.monitor.selection import Selection, log_table
 from vigil.core.registry import versions as registry
 from vigil.core.store.connection import Store
 from vigil.core.store.pending import LABELS, QUARANTINE
+from vigil.core.verdicts import Level
+
+
+def day(moment: dt.date | dt.datetime | None) -> str:
+    """'23 Nov 2026': the one way dates are written (app.ui.day draws the same)."""
+    return "–" if moment is None else f"{moment.day} {moment:%b %Y}"
+
+
+def when(moment: dt.datetime | None) -> str:
+    """'23 Nov 2026, 14:05 UTC' (times are kept in UTC)."""
+    return "–" if moment is None else f"{day(moment)}, {moment:%H:%M} UTC"
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> tuple[Any, ...]:
@@ -216,13 +227,15 @@ def audit_chain(store: Store) -> ChainStatus:
 
 @dataclass(frozen=True)
 class AreaStatus:
-    """One line of 'where each area stands' on the Overview."""
+    """One line of 'where each area stands' on the Overview (and on its page, in `vigil
+    status` and in the sign-off report: the same line everywhere)."""
 
     area: str
-    level: str  # "ok", "warn", "alert" or "info"
+    level: Level
     headline: str
     detail: str
     page: str | None = None  # url_path of the page that explains it
+    figure: float | None = None  # the line's number (an AUC, a count of drifted features…)
 
 
 def registry_status(store: Store, model_name: str, today: dt.date | None = None) -> AreaStatus:
@@ -238,7 +251,7 @@ def registry_status(store: Store, model_name: str, today: dt.date | None = None)
         and v.next_review_date
         and v.next_review_date < today
     ]
-    level = "alert" if overdue else ("warn" if pending else "ok")
+    level = Level.ACT if overdue else (Level.WATCH if pending else Level.OK)
     parts = [f"champion {champion}" if champion else "no champion"]
     if pending:
         parts.append(f"{len(pending)} awaiting approval ({', '.join(pending)})")
@@ -250,47 +263,51 @@ def registry_status(store: Store, model_name: str, today: dt.date | None = None)
         "; ".join(parts),
         f"{len(versions)} version(s) registered.",
         "registry",
+        float(len(pending)),
     )
 
 
 def quality_status(quality: DataQuality) -> AreaStatus:
     share = quality.quarantine_share
     if share is None:
-        return AreaStatus("Data quality", "info", "nothing ingested yet", "", None)
-    level = "alert" if share > 0.05 else ("warn" if quality.rows_quarantined else "ok")
+        return AreaStatus("Data quality", Level.INFO, "nothing ingested yet", "", None)
+    level = Level.ACT if share > 0.05 else (Level.WATCH if quality.rows_quarantined else Level.OK)
     return AreaStatus(
         "Data quality",
         level,
         f"{quality.rows_quarantined:,} rows quarantined, {quality.rows_stored:,} stored "
-        f"({share:.2%} rejected)",
-        f"{quality.files} distinct file(s) ingested; last at "
-        f"{quality.last_ingest_at:%Y-%m-%d %H:%M} UTC.",
-        None,
+        f"({share:.2%} rejected)".replace("%", " %"),
+        f"{quality.files} distinct file(s) ingested; last at {when(quality.last_ingest_at)}.",
+        "data",
+        share,
     )
 
 
 def labels_status(coverage: LabelCoverage) -> AreaStatus:
     mature = coverage.mature_share
     if coverage.predictions == 0:
-        return AreaStatus("Labels", "info", "no predictions in the range", "", None)
+        return AreaStatus("Labels", Level.INFO, "no predictions in the range", "", None)
     if mature is None:
         return AreaStatus(
             "Labels",
-            "info",
+            Level.INFO,
             f"{coverage.share:.0%} labelled; no prediction in the range is older than "
-            f"{coverage.maturity_days} days yet",
+            f"{coverage.maturity_days} days yet".replace("%", " %"),
             "",
-            None,
+            "performance",
+            coverage.share,
         )
-    level = "ok" if mature >= 0.8 else ("warn" if mature >= 0.5 else "alert")
-    last = f"{coverage.last_label_at:%Y-%m-%d}" if coverage.last_label_at else "never"
+    level = Level.OK if mature >= 0.8 else (Level.WATCH if mature >= 0.5 else Level.ACT)
+    last = day(coverage.last_label_at) if coverage.last_label_at else "never"
     return AreaStatus(
         "Labels",
         level,
-        f"{mature:.0%} of predictions older than {coverage.maturity_days} days have a label",
+        f"{mature:.0%} of predictions older than {coverage.maturity_days} days have a "
+        "label".replace("%", " %"),
         f"{coverage.labelled:,} of {coverage.predictions:,} labelled in the range "
-        f"({coverage.share:.0%}); newest label {last}.",
-        None,
+        f"({coverage.share:.0%}); newest label {last}.".replace("%", " %"),
+        "performance",
+        mature,
     )
 
 
@@ -308,16 +325,21 @@ def traffic_status(
         )
     total, errors, last = row
     if not total:
-        return AreaStatus("Traffic", "warn", "no predictions in the range", "", None)
+        return AreaStatus("Traffic", Level.WATCH, "no predictions in the range", "", None)
     silent_hours = (now - last).total_seconds() / 3600
     rate = errors / total
-    level = "alert" if rate > 0.05 else ("warn" if rate > 0.01 or silent_hours > 48 else "ok")
+    level = (
+        Level.ACT
+        if rate > 0.05
+        else (Level.WATCH if rate > 0.01 or silent_hours > 48 else Level.OK)
+    )
     return AreaStatus(
         "Traffic",
         level,
-        f"{total:,} predictions, {rate:.2%} errors",
-        f"Last prediction {last:%Y-%m-%d %H:%M} UTC ({silent_hours:,.0f} h ago).",
-        None,
+        f"{total:,} predictions, {rate:.2%} errors".replace("%", " %"),
+        f"Last prediction {when(last)} ({silent_hours:,.0f} h ago).",
+        "service",
+        float(total),
     )
 
 
@@ -325,10 +347,11 @@ def audit_status(store: Store) -> AreaStatus:
     chain = audit_chain(store)
     return AreaStatus(
         "Audit trail",
-        "ok" if chain.valid else "alert",
+        Level.OK if chain.valid else Level.ACT,
         "chain intact" if chain.valid else "chain broken",
         chain.message,
         "audit",
+        float(chain.records),
     )
 
 
@@ -345,17 +368,18 @@ def alerts_status(store: Store, model_name: str, selection: Selection | None) ->
     elsewhere = f" {older} more open alert(s) concern windows outside this range." if older else ""
     if not in_range:
         return AreaStatus(
-            "Alerts", "ok", "no rule is failing in this range",
-            f"Rules are re-evaluated on every ingest.{elsewhere}", "alerts",
+            "Alerts", Level.OK, "no rule is failing in this range",
+            f"Rules are re-evaluated on every ingest.{elsewhere}", "alerts", 0.0,
         )  # fmt: skip
     critical = sum(a.severity == "critical" for a in in_range)
     return AreaStatus(
         "Alerts",
-        "alert" if critical else "warn",
+        Level.ACT if critical else Level.WATCH,
         f"{len(in_range)} open alert(s) in this range"
         + (f", {critical} critical" if critical else ""),
         f"Most severe: {in_range[0].describe()}.{elsewhere}",
         "alerts",
+        float(len(in_range)),
     )
 
 
@@ -368,7 +392,7 @@ def area_statuses(store: Store, model_name: str, selection: Selection | None) ->
         waiting = [
             AreaStatus(
                 "Traffic",
-                "warn",
+                Level.WATCH,
                 "no predictions logged for this version yet",
                 "Logs arrive through `vigil ingest` or the Data page.",
                 "data",

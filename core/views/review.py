@@ -8,7 +8,7 @@ from typing import Any
 
 from vigil.core.govern import audit
 from vigil.core.govern.evidence import TrafficCount, traffic_counts
-from vigil.core.govern.gates.specs import DRIFT_WINDOW
+from vigil.core.govern.gates.live import comparison_window
 from vigil.core.govern.requests import PromotionRequest, latest_request
 from vigil.core.govern.timeline import rollback_target
 from vigil.core.monitor.selection import log_table
@@ -22,18 +22,15 @@ DECISION_ACTIONS = (
     "rollback",
     "request_promotion",
     "withdraw",
+    "import_deployment",
 )
 
 
 def review_window(store: Store, model_name: str) -> tuple[dt.datetime, dt.datetime] | None:
     """The 30 whole UTC days up to the model's latest logged prediction (any version), for
-    comparing candidate and champion on live traffic; None when nothing was logged."""
+    comparing candidate and champion on live traffic: the live gates' own window."""
     with store.connect() as con:
-        last = con.execute(f"SELECT max(served_at) FROM {log_table(con, model_name)}").fetchone()
-    if last is None or last[0] is None:
-        return None
-    end = dt.datetime.combine(last[0].date() + dt.timedelta(days=1), dt.time())
-    return end - DRIFT_WINDOW, end
+        return comparison_window(con, model_name)
 
 
 def has_traffic(
@@ -55,6 +52,16 @@ def live_traffic(
     """Predictions, errors and labels per version in a window."""
     with store.connect() as con:
         return traffic_counts(con, model_name, versions, start, end)
+
+
+def version_records(store: Store, model_name: str, version: str) -> list[dict[str, Any]]:
+    """The governance records of one version (status changes and overrides), newest first."""
+    with store.connect() as con:
+        found = audit.query(con, audit.AuditFilter(model_name=model_name))
+    return [
+        r for r in reversed(found)
+        if r["model_version"] == version and (r["to_status"] or r["action"] in DECISION_ACTIONS)
+    ]  # fmt: skip
 
 
 def decisions(store: Store, model_name: str) -> list[dict[str, Any]]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.app.helpers import run_page, texts
+from vigil.core.alerts.records import overview_status
 from vigil.core.govern import actions, requests
 from vigil.core.govern.auth import User
+from vigil.core.govern.gates import checks
 from vigil.core.store.connection import Store
 
 ACTIONS = ("Approve", "Reject", "Override gates", "Roll back", "Request promotion", "Withdraw")
@@ -46,36 +48,64 @@ def test_each_role_sees_only_its_buttons(demo_store: Store, user: str, expected:
         assert [t.label for t in at.text_area] == ["Rationale"]
     if "Approve" in expected:
         # blocked buttons say why: the failed drift gate, and no earlier champion
-        assert "Gate check failed — Drift vs production traffic (max PSI)" in captions(at)
+        assert "Failed gates block it until an admin records an override" in captions(at)
         assert "credit-risk 1.0 is the first champion on record" in captions(at)
     if not expected:
         assert not at.text_area
         assert "you can see everything here and change nothing" in captions(at)
 
 
+def _frames(at) -> list:  # type: ignore[no-untyped-def]
+    return [d.value for d in at.dataframe] + [t.value for t in at.table]
+
+
 def test_review_shows_candidate_beside_champion_and_the_gates(demo_store: Store) -> None:
     at = run_page(demo_store, "review", user="vic")
+    assert not at.exception
     text = texts(at)
     assert "Candidate 1.1 beside champion 1.0" in text
-    assert "request #1 by **dana**" in text
+    assert "Request #1 by dana, " in text
+    report = checks.check_gates(demo_store, "credit-risk", "1.1")
+    failing = [r.label for r in report.results if r.outcome == "fail"]
     assert [e.value for e in at.error] == [
-        "Failed: Drift vs production traffic (max PSI), Robustness on live traffic (decision "
-        "flips), Declared monotonic relations on live traffic, No open critical alert on the "
-        "candidate. Approval is blocked unless an admin records an override with its rationale."
+        f"Approval blocked: 5 gate(s) fail ({', '.join(failing)}). An admin may record an "
+        "override with its rationale; another approver then decides."
     ]
-    checklist = next(d.value for d in at.dataframe if "gate" in d.value.columns)
-    assert list(checklist["outcome"]) == [
-        "PASS",
-        "PASS",
-        "FAIL",
-        "PASS",
-        "PASS",
-        "PASS",
-        "FAIL",
-        "FAIL",
-        "cannot tell yet (does not block)",
-        "FAIL",
+    assert failing[0] == "Fairness on live traffic (four-fifths rule)"
+    # the live gate cannot tell yet, and says how many labels a verdict needs
+    live = report.live
+    assert f"about {live.labels_needed:,} more labelled requests needed" in text
+    assert "Candidate vs champion on live traffic: cannot tell yet (does not block)." in [
+        w.value for w in at.warning
     ]
+    challenger = next(f for f in _frames(at) if "95 % interval" in f.columns)
+    auc = live.metrics[0].decision.comparison
+    assert list(challenger.iloc[0][["metric", "candidate 1.1", "champion 1.0", "difference"]]) == [
+        "ROC AUC",
+        f"{auc.candidate:.3f}",
+        f"{auc.champion:.3f}",
+        f"{auc.difference:+.3f}",
+    ]
+    # each gate in words, with the number it saw and the threshold it was held to
+    fairness = report.result("fairness_live")
+    assert f"seen {fairness.observed:.3f} · threshold at least 0.8" in captions(at)
+    assert fairness.detail in [t.value for t in at.text]
+    assert "sex × age is below the four-fifths threshold of 0.80" in fairness.detail
+    # the candidate's open alerts are listed
+    alerts = overview_status(demo_store, "credit-risk", "1.1")
+    table = next(f for f in _frames(at) if "severity" in f.columns)
+    assert len(table) == len(alerts) and list(table["what"]) == [a.describe() for a in alerts]
+
+
+def test_no_internal_names_or_raw_values_on_the_page(demo_store: Store) -> None:
+    at = run_page(demo_store, "review", user="vic")
+    text = texts(at) + "\n".join(t.value for t in at.text)
+    for internal in ("drift_psi", "fairness_live", "live_challenger", "open_alerts", "n/a",
+                     "request_promotion", "roc_auc", "None"):  # fmt: skip
+        assert internal not in text, internal
+    for frame in _frames(at):
+        cells = frame.astype(str).to_numpy().ravel().tolist() + [str(c) for c in frame.columns]
+        assert not [c for c in cells if c in ("None", "nan", "NaN", "NaT")], frame
 
 
 def test_four_eyes_buttons_are_disabled_with_the_reason(demo_copy: Store) -> None:
@@ -112,9 +142,10 @@ def test_override_approve_and_roll_back_through_the_dialogs(demo_copy: Store) ->
     admin.run()
     click(admin, "Confirm")
     assert admin.success[0].value == (
-        "Override of Drift vs production traffic (max PSI), Robustness on live traffic "
-        "(decision flips), Declared monotonic relations on live traffic, No open critical alert "
-        "on the candidate recorded for credit-risk 1.1; another approver may now approve it."
+        "Override of Fairness on live traffic (four-fifths rule), Drift vs production traffic "
+        "(max PSI), Robustness on live traffic (decision flips), Declared monotonic relations on "
+        "live traffic, No open critical alert on the candidate recorded for credit-risk 1.1; "
+        "another approver may now approve it."
     )
     # the admin who overrode may not approve; the button says so
     assert buttons(admin)["Approve"] is False
@@ -211,6 +242,11 @@ def test_after_approval_the_old_champion_is_not_shown_as_a_candidate(demo_copy: 
     at.run()
     subheaders = [s.value for s in at.subheader]
     assert not [s for s in subheaders if s.startswith("Candidate")], subheaders
+    # 1.0 entered Vigil with an imported history: the page says so, in words
+    assert "credit-risk 1.0" in subheaders
+    shown = [t.value for t in at.text]
+    assert any(t.startswith("Taken out of service (archived) by rita, ") for t in shown)
+    assert any(t.startswith("Deployment history imported by adam, ") for t in shown)
 
 
 def test_the_override_dialog_keeps_cancel_after_an_error(demo_copy: Store) -> None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from vigil.core.govern.gates.live import LiveComparison
 from vigil.core.govern.gates.specs import Gate
+
+if TYPE_CHECKING:
+    from vigil.core.govern.gates.fairness import AttributeCheck, LiveFairness
 
 
 class GateOutcome(StrEnum):
@@ -69,6 +73,8 @@ class GateReport:
     drift_window: DriftWindow | None = None
     feature_psi: tuple[FeaturePSI, ...] = field(default_factory=tuple)
     live: LiveComparison | None = None  # the live challenger gate's comparison
+    fairness_validation: tuple[AttributeCheck, ...] = ()  # each attribute at validation
+    fairness_live: LiveFairness | None = None  # each attribute on live traffic
 
     @property
     def passed(self) -> bool:

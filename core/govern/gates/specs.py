@@ -3,7 +3,9 @@
 | gate               | passes when                                                     | default |
 |--------------------|-----------------------------------------------------------------|---------|
 | validation_roc_auc | holdout roc_auc >= threshold (binary classifiers only)          | 0.70    |
-| fairness_parity    | every holdout demographic_parity_ratio_* >= threshold           | 0.80    |
+| fairness_parity    | every holdout demographic_parity_ratio_<attribute> recorded,    | 0.80    |
+|                    | for each sensitive attribute and pair, >= threshold (gates.     |         |
+|                    | fairness); unrecorded ones are named, and judged live           |         |
 | drift_psi          | max PSI over features, candidate reference vs the champion's    | 0.25    |
 |                    | last 30 days of traffic, <= threshold                           |         |
 | artifact_integrity | the stored artifact still has its registered SHA-256            |   —     |
@@ -20,6 +22,9 @@
 |                    | accuracy; MAE and RMSE relative to the champion's value);       |         |
 |                    | paired on shared requests, else unpaired (gates.live)           |         |
 | open_alerts        | no critical alert of the candidate is open                      |   —     |
+| fairness_live      | on the candidate's own live traffic, every judged group of      | 0.80    |
+|                    | every sensitive attribute and pair gets a favourable rate       |         |
+|                    | >= threshold x the most favoured group's (four-fifths rule)     |         |
 
 A threshold's bound says which way loosens the gate: lowering a minimum or raising a maximum
 lets more versions through, and that kind of change waits for a second admin
@@ -51,6 +56,7 @@ class Gate(StrEnum):
     MONOTONIC = "monotonic"
     LIVE_CHALLENGER = "live_challenger"
     OPEN_ALERTS = "open_alerts"
+    FAIRNESS_LIVE = "fairness_live"
 
 
 @dataclass(frozen=True)
@@ -75,8 +81,9 @@ GATES: tuple[GateSpec, ...] = (
     ),
     GateSpec(
         Gate.FAIRNESS_PARITY,
-        "Demographic parity ratio (holdout)",
-        "Minimum ratio of the lowest to the highest group selection rate (four-fifths rule).",
+        "Fairness at validation (four-fifths rule, holdout)",
+        "Minimum ratio of the lowest to the highest group selection rate recorded on the "
+        "holdout, for every sensitive attribute and pair of them (four-fifths rule).",
         FOUR_FIFTHS,
         Bound.MINIMUM,
         1.0,
@@ -140,6 +147,16 @@ GATES: tuple[GateSpec, ...] = (
         "No open critical alert on the candidate",
         "Every critical alert of the candidate is resolved or snoozed with a note (the "
         "Alerts page).",
+    ),
+    GateSpec(
+        Gate.FAIRNESS_LIVE,
+        "Fairness on live traffic (four-fifths rule)",
+        "Minimum ratio of each group's favourable-outcome rate to the most favoured group's, "
+        "on the candidate's own live (shadow or canary) predictions, for every sensitive "
+        "attribute and pair of them.",
+        FOUR_FIFTHS,
+        Bound.MINIMUM,
+        1.0,
     ),
 )
 SPECS: dict[Gate, GateSpec] = {spec.gate: spec for spec in GATES}

@@ -130,9 +130,10 @@ def test_analyst_may_request_but_not_decide(demo_copy: Store) -> None:
         demo_copy, DANA, MODEL, "1.1", "Drift analysis attached."
     )
     assert status(demo_copy, "1.1") == "pending_approval"
-    assert report.failed == ("drift_psi", "robustness", "monotonic", "open_alerts")
+    assert report.failed == ("fairness_live", "drift_psi", "robustness", "monotonic", "open_alerts")
     assert outcome.message == (
-        "Promotion of credit-risk 1.1 requested (request #2); failed gates: Drift vs "
+        "Promotion of credit-risk 1.1 requested (request #2); failed gates: Fairness on live "
+        "traffic (four-fifths rule), Drift vs "
         "production traffic (max PSI), Robustness on live traffic (decision flips), Declared "
         "monotonic relations on live traffic, No open critical alert on the candidate."
     )
@@ -218,9 +219,13 @@ def test_failed_gate_blocks_approval(demo_copy: Store) -> None:
     worst = max(checks.check_gates(demo_copy, MODEL, "1.1").feature_psi, key=lambda p: p.psi)
     assert worst.feature == "credit_amount"
     assert decision.reason.startswith(
-        f"Gate check failed — Drift vs production traffic (max PSI): max PSI {worst.psi:.3f} "
-        "(credit_amount)"
+        "Gate check failed — Fairness on live traffic (four-fifths rule): On 7,"
     )
+    assert (
+        f"; Drift vs production traffic (max PSI): max PSI {worst.psi:.3f} (credit_amount)"
+        in decision.reason
+    )
+    assert ".." not in decision.reason
     assert decision.reason.endswith(
         "Approval is blocked unless an admin records an override with its rationale."
     )
@@ -239,12 +244,15 @@ def test_only_admins_override(demo_copy: Store) -> None:
 def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
     override = actions.override(demo_copy, ADAM, MODEL, "1.1", DRIFT_OVERRIDE)
     request = requests.get_request(demo_copy, MODEL, "1.1")
-    assert request.override_gates == ("drift_psi", "monotonic", "open_alerts", "robustness")
+    assert request.override_gates == (
+        "drift_psi", "fairness_live", "monotonic", "open_alerts", "robustness"
+    )  # fmt: skip
     assert (request.override_by, request.row_version) == ("adam", 2)
     decision = rules.can_approve(demo_copy, RITA, MODEL, "1.1")
     assert decision.allowed
     assert decision.reason == (
-        "Failed gates (Drift vs production traffic (max PSI), Robustness on live traffic "
+        "Failed gates (Fairness on live traffic (four-fifths rule), Drift vs production "
+        "traffic (max PSI), Robustness on live traffic "
         "(decision flips), Declared monotonic relations on live traffic, No open critical alert "
         f"on the candidate) were overridden by adam (audit record {override.audit_seqs[0]})."
     )
@@ -284,7 +292,7 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
     ]
     assert log[-4]["rationale"] == DRIFT_OVERRIDE
     assert log[-4]["evidence"]["overridden_gates"] == [
-        "drift_psi", "monotonic", "open_alerts", "robustness"
+        "drift_psi", "fairness_live", "monotonic", "open_alerts", "robustness"
     ]  # fmt: skip
     approval = log[-3]
     assert approval["hash"] == outcome.decision_hash
@@ -347,7 +355,8 @@ def test_override_covers_only_the_gates_failing_then(demo_copy: Store) -> None:
 
 def test_approval_without_failed_gates_needs_no_override(demo_copy: Store) -> None:
     add_people(demo_copy, {"eve": "admin"})
-    for gate, value in (("drift_psi", 0.5), ("robustness", 0.5), ("monotonic", 1.0)):
+    loosened = (("drift_psi", 0.5), ("robustness", 0.5), ("monotonic", 1.0), ("fairness_live", 0.7))
+    for gate, value in loosened:
         change = thresholds.set_threshold(demo_copy, ADAM, MODEL, gate, value, "Seasonal.")
         policy.confirm(demo_copy, User("eve", "admin"), change.change.change_id, "Agreed.")
     for alert in alert_records.overview_status(demo_copy, MODEL, "1.1"):

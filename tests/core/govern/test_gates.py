@@ -88,6 +88,7 @@ def test_demo_candidate_gates(demo_store: Store) -> None:
     assert outcomes == {
         "validation_roc_auc": "pass",
         "fairness_parity": "pass",
+        "fairness_live": "fail",  # sex × age 0.76 on 1.1's shadow traffic
         "drift_psi": "fail",  # the demo's data drift (credit_amount x1.6, purpose) since 10-25
         "artifact_integrity": "pass",
         "inventory": "pass",
@@ -97,7 +98,9 @@ def test_demo_candidate_gates(demo_store: Store) -> None:
         "live_challenger": "inconclusive",  # 1,150 labelled shadow requests cannot tell
         "open_alerts": "fail",  # critical fairness and ROC AUC alerts of 1.1
     }
-    assert report.failed == ("drift_psi", "robustness", "monotonic", "open_alerts")
+    assert report.failed == (
+        "fairness_live", "drift_psi", "robustness", "monotonic", "open_alerts"
+    )  # fmt: skip
     assert not report.passed
     drift = report.result("drift_psi")
     worst = max(report.feature_psi, key=lambda p: p.psi)
@@ -110,7 +113,7 @@ def test_demo_candidate_gates(demo_store: Store) -> None:
     with demo_store.connect() as con:
         holdout = get_version(con, MODEL, "1.1").validation_metrics["holdout"]
     assert auc.observed == holdout["roc_auc"]
-    assert auc.detail == f"holdout roc_auc {holdout['roc_auc']:.4f} >= 0.70"
+    assert auc.detail == f"Holdout ROC AUC {holdout['roc_auc']:.3f} meets the minimum of 0.70."
     fair = report.result("fairness_parity")
     assert fair.observed == holdout["demographic_parity_ratio_sex"]
 
@@ -129,6 +132,7 @@ def test_thresholds_default_and_set_by_admin_only(demo_copy: Store) -> None:
             "robustness": 0.10,
             "monotonic": 0.0,
             "live_challenger": 0.01,
+            "fairness_live": 0.80,
         }
     with pytest.raises(PermissionDenied) as err:
         thresholds.set_threshold(
@@ -142,7 +146,7 @@ def test_thresholds_default_and_set_by_admin_only(demo_copy: Store) -> None:
         thresholds.set_threshold(demo_copy, ADAM, MODEL, "speed", 0.5, "Faster.")
     assert str(err.value) == (
         "Gate 'speed' has no threshold; choose one of validation_roc_auc, fairness_parity, "
-        "drift_psi, robustness, monotonic, live_challenger."
+        "drift_psi, robustness, monotonic, live_challenger, fairness_live."
     )
     with pytest.raises(thresholds.GateConfigError):
         thresholds.set_threshold(demo_copy, ADAM, MODEL, "fairness_parity", 1.5, "Over one.")
@@ -150,7 +154,8 @@ def test_thresholds_default_and_set_by_admin_only(demo_copy: Store) -> None:
     report = checks.check_gates(demo_copy, MODEL, "1.1")
     assert report.result("validation_roc_auc").threshold == 0.8
     assert report.failed == (
-        "validation_roc_auc", "drift_psi", "robustness", "monotonic", "open_alerts"
+        "validation_roc_auc", "fairness_live", "drift_psi", "robustness", "monotonic",
+        "open_alerts",
     )  # fmt: skip  # holdout AUC 0.752 < 0.8
 
 
@@ -177,8 +182,8 @@ def test_toy_model_gates(store: Store, tmp_path: Path) -> None:
     )
     assert by["fairness_parity"].outcome == "fail"
     assert by["fairness_parity"].detail == (
-        "Sensitive attributes are declared but no holdout demographic_parity_ratio_* metric "
-        "was recorded."
+        "No holdout demographic parity ratio was recorded for region; record them at validation "
+        "(validation_metrics.holdout.demographic_parity_ratio_<attribute>)."
     )
     assert by["validation_roc_auc"].outcome == "pass"
 
@@ -190,25 +195,27 @@ def test_toy_model_gates(store: Store, tmp_path: Path) -> None:
             {"roc_auc": 0.65, "demographic_parity_ratio_region": 0.9},
             "validation_roc_auc",
             "fail",
-            "holdout roc_auc 0.6500 < 0.70",
+            "Holdout ROC AUC 0.650 is below the minimum of 0.70.",
         ),
         (
             {"roc_auc": 0.9, "demographic_parity_ratio_region": 0.75},
             "fairness_parity",
             "fail",
-            "demographic parity ratio region 0.750; lowest (region) < 0.80",
+            "At validation (holdout), lowest group rate over the highest: region 0.75 below the "
+            "four-fifths threshold of 0.80.",
         ),
         (
             {"roc_auc": 0.9, "demographic_parity_ratio_region": 0.85},
             "fairness_parity",
             "pass",
-            "demographic parity ratio region 0.850; lowest (region) >= 0.80",
+            "At validation (holdout), lowest group rate over the highest: region 0.85 meets 0.80.",
         ),
         (
             {"accuracy": 0.9},
             "validation_roc_auc",
             "fail",
-            "No holdout roc_auc in the version's validation metrics.",
+            "No holdout ROC AUC was recorded at validation (validation_metrics.holdout.roc_auc in "
+            "the metadata).",
         ),
     ],
 )

@@ -54,7 +54,7 @@ def test_import_records_each_event_at_its_time(store: Store, tmp_path: Path) -> 
         "source": "old release log",
     }  # fmt: skip
     assert records[0]["rationale"] == (
-        "Imported deployment history (old release log): 1 went live at 2026-01-05 09:30 UTC, "
+        "Imported deployment history (old release log): 1 went live at 5 Jan 2026, 09:30 UTC, "
         "deployed by rita."
     )
     assert records[0]["recorded_at"] > T2  # recorded now, effective then
