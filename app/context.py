@@ -16,7 +16,7 @@ from typing import cast
 import streamlit as st
 
 from vigil.app.cache import remember_state, store_state
-from vigil.app.ui import when
+from vigil.app.ui import day, when
 from vigil.core import settings
 from vigil.core.errors import AuthError, StoreBusyError
 from vigil.core.govern import auth
@@ -35,6 +35,7 @@ START_PAGE_KEY = "vigil_start_page"  # the page a session opens on (tests and de
 LAST_SIDEBAR_KEY = "vigil_last_sidebar"  # (when, SidebarData) of the last successful read
 BUSY_GRACE = dt.timedelta(seconds=60)  # how old a principal check may be while the store is busy
 GRANULARITIES = ("day", "week", "month")
+PREDICTIONS = "predictions"  # the windows choice for "every N predictions"
 ALL = "All rows"
 
 
@@ -45,7 +46,7 @@ class PageContext:
     model_name: str | None
     version: ModelVersion | None
     selection: Selection | None
-    granularity: str
+    granularity: str | int  # "day" | "week" | "month", or N: every N predictions
 
 
 @st.cache_resource(show_spinner=False)
@@ -189,31 +190,73 @@ def _pick_version(data: SidebarData) -> ModelVersion | None:
     return by_name[chosen].version if chosen in by_name else data.version
 
 
+PRESETS = {"all": None, "90": 90, "30": 30, "7": 7, "custom": None}
+PRESET_WORDS = {
+    "all": "All",
+    "90": "Last 90 days",
+    "30": "Last 30 days",
+    "7": "Last 7 days",
+    "custom": "Pick dates",
+}
+
+
 def _pick_range(
     data: SidebarData, model: str, version: str
 ) -> tuple[dt.datetime, dt.datetime] | None:
+    """By default the whole span of the version's traffic, so a reader sees when things began;
+    presets count back from the newest logged day, not from today."""
     if data.data_range is None:
         st.sidebar.caption("This version has no logged traffic yet.")
         return None
     first, last = data.data_range[0].date(), data.data_range[1].date()
-    key = f"vigil_range_{model}_{version}"
-    if key not in st.session_state:
-        st.session_state[key] = (max(first, last - dt.timedelta(days=29)), last)
-    picked = st.sidebar.date_input(
+    preset = st.sidebar.radio(
         "Time range (UTC)",
-        min_value=first,
-        max_value=last,
-        key=key,
-        help="Inclusive dates; windows are cut in UTC.",
+        list(PRESETS),
+        format_func=PRESET_WORDS.get,
+        horizontal=True,
+        key=f"vigil_preset_{model}_{version}",
+        help="Presets end on the newest day with traffic. Windows are cut in UTC.",
     )
-    days = tuple(picked) if isinstance(picked, tuple | list) else (picked,)
-    if len(days) != 2:
-        st.sidebar.caption("Pick an end date.")
-    start, end = (days[0], days[-1]) if days else (first, last)
+    if preset != "custom":
+        days = PRESETS.get(preset or "all")
+        start = first if days is None else max(first, last - dt.timedelta(days=days - 1))
+        end = last
+        st.sidebar.caption(f"{day(start)} to {day(end)}")
+    else:
+        key = f"vigil_range_{model}_{version}"
+        if key not in st.session_state:
+            st.session_state[key] = (first, last)
+        picked = st.sidebar.date_input(
+            "Dates (UTC, inclusive)", min_value=first, max_value=last, key=key
+        )
+        chosen = tuple(picked) if isinstance(picked, tuple | list) else (picked,)
+        if len(chosen) != 2:
+            st.sidebar.caption("Pick an end date.")
+        start, end = (chosen[0], chosen[-1]) if chosen else (first, last)
     return (
         dt.datetime.combine(start, dt.time()),
         dt.datetime.combine(end + dt.timedelta(days=1), dt.time()),
     )
+
+
+def _pick_windows() -> str | int:
+    """Calendar windows, or windows of N consecutive predictions (every N predictions)."""
+    choice = st.sidebar.radio(
+        "Windows",
+        [*GRANULARITIES, PREDICTIONS],
+        format_func=lambda g: "every N predictions" if g == PREDICTIONS else g,
+        index=1,
+        horizontal=True,
+        key="vigil_granularity",
+        help="How charts and verdicts cut the time range: calendar windows (UTC), or windows "
+        "of the same number of consecutive predictions.",
+    )
+    if choice != PREDICTIONS:
+        return choice or "week"
+    every = st.sidebar.number_input(
+        "Predictions per window", min_value=100, step=500, value=2000, key="vigil_every"
+    )
+    return int(every)
 
 
 def _pick_segment(data: SidebarData) -> Segment | None:
@@ -254,18 +297,11 @@ def sidebar(store: Store, user: User) -> PageContext:
     if version is None or model != data.model:
         return PageContext(store, user, data.model, None, None, "day")
     bounds = _pick_range(data, model, version.model_version)
-    granularity = st.sidebar.radio(
-        "Windows",
-        GRANULARITIES,
-        index=1,
-        horizontal=True,
-        key="vigil_granularity",
-        help="How charts cut the time range.",
-    )
+    granularity = _pick_windows()
     segment = _pick_segment(data)
     selection = (
         None
         if bounds is None
         else Selection(model, version.model_version, bounds[0], bounds[1], segment)
     )
-    return PageContext(store, user, model, version, selection, granularity or "day")
+    return PageContext(store, user, model, version, selection, granularity)

@@ -6,7 +6,9 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import plotly.io as pio
+import streamlit as st
 
+from vigil.core.monitor.windows import unit_words
 from vigil.core.verdicts import Level
 
 if TYPE_CHECKING:
@@ -20,9 +22,6 @@ LEVEL_BADGE: dict[str, str] = {
     Level.WATCH: ":orange-badge[:material/warning: Watch]",
     Level.ACT: ":red-badge[:material/error: Act]",
     Level.INFO: ":gray-badge[:material/info: No verdict]",
-    # the words area statuses used before core.verdicts.Level
-    "warn": ":orange-badge[:material/warning: Watch]",
-    "alert": ":red-badge[:material/error: Act]",
 }
 STATUS_COLOURS = {
     "production": "green",
@@ -51,6 +50,12 @@ def use_chart_template() -> None:
         pio.templates.default = CHART_TEMPLATE
 
 
+def verdict_banner(level: Level, text: str) -> None:
+    """A verdict drawn in its level's colour: red for Act, orange for Watch, green for OK."""
+    draw = {Level.ACT: st.error, Level.WATCH: st.warning, Level.OK: st.success}.get(level, st.info)
+    draw(f"**{level.word}** · {text}")
+
+
 def status_badge(status: str, label: str) -> str:
     return f":{STATUS_COLOURS.get(status, 'gray')}-badge[{label}]"
 
@@ -76,7 +81,11 @@ def selection_caption(ctx: PageContext) -> str:
         return ""
     end = (sel.end - dt.timedelta(days=1)).date()  # the range's end is exclusive
     segment = f" · segment {sel.segment.label()}" if sel.segment else ""
-    return f"{sel.model_name} {sel.model_version} · {day(sel.start)} to {day(end)} (UTC){segment}"
+    windows = f" · windows: {unit_words(ctx.granularity)}"
+    return (
+        f"{sel.model_name} {sel.model_version} · {day(sel.start)} to {day(end)} (UTC)"
+        f"{windows}{segment}"
+    )
 
 
 def percent(value: float | None, digits: int = 1) -> str:

@@ -12,10 +12,11 @@ import streamlit as st
 from vigil.app.cache import cached
 from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
-from vigil.app.ui import PLOT_LAYOUT, selection_caption
+from vigil.app.ui import PLOT_LAYOUT, selection_caption, verdict_banner
 from vigil.core.monitor.drift.report import drift_report
 from vigil.core.monitor.drift.results import ColumnDrift, DriftReport, DriftStatus
 from vigil.core.monitor.selection import Selection
+from vigil.core.monitor.windows import unit_words
 from vigil.core.stats import drift_tests as stattests
 from vigil.core.stats.psi import PSI_EPSILON
 from vigil.pages.drift_detail import columns_of, detail_section, fmt
@@ -318,11 +319,10 @@ def render(ctx: PageContext) -> None:
         )
     dataset = report.overall.dataset
     windows_drifted = sum(1 for w in report.windows if w.dataset.drifted)
-    headline = dataset.sentence()
-    (st.error if dataset.drifted else st.success)(f"Whole range: {headline}")
+    verdict_banner(dataset.level, f"Whole range: {dataset.sentence()}")
     st.caption(
         f"Compared with {plain(report.reference_label)}. Dataset drift in {windows_drifted} of "
-        f"{len(report.windows)} {ctx.granularity} windows. {report.overall.rows:,} predictions."
+        f"{len(report.windows)} windows ({unit_words(ctx.granularity)}). {report.overall.rows:,} predictions."
     )
     event = _heatmap(report)
     _apply_click(event, report)

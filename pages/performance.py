@@ -26,6 +26,7 @@ from vigil.core.monitor.performance.results import (
     PerformanceReport,
     WindowPerformance,
 )
+from vigil.core.monitor.windows import unit_words
 from vigil.pages.performance_sections import calibration_section, concept_drift_section
 
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0}
@@ -170,11 +171,11 @@ def _metric_chart(
     )
     figure.update_yaxes(title_text=METRIC_LABELS[metric], row=1, col=1)
     figure.update_yaxes(title_text="labelled", tickformat=".0%", range=[0, 1], row=2, col=1)
-    figure.update_xaxes(title_text=f"{report.granularity} starting (UTC)", row=2, col=1)
+    figure.update_xaxes(title_text=f"{unit_words(report.granularity)} starting (UTC)", row=2, col=1)
     figure.update_layout(
         **{**PLOT_LAYOUT, "legend": LEGEND_BELOW, "margin": {"l": 10, "r": 10, "t": 60, "b": 40}},
         height=580,
-        title=f"{METRIC_LABELS[metric]} per {report.granularity}: realised (with labels) and "
+        title=f"{METRIC_LABELS[metric]} per {unit_words(report.granularity)}: realised (with labels) and "
         "estimated (CBPE)<br><sup>label coverage below; orange bars: too few labels for a "
         "status</sup>",
     )

@@ -20,6 +20,7 @@ from vigil.core.monitor.performance.results import (
     PerformanceReport,
     ReliabilityBin,
 )
+from vigil.core.monitor.windows import unit_words
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -79,10 +80,10 @@ def _ece_chart(report: ConceptDriftReport, windows: list[ConceptWindow]) -> None
         )
     figure.update_layout(
         **PLOT_LAYOUT,
-        title=f"Calibration per {report.granularity}: expected calibration error "
+        title=f"Calibration per {unit_words(report.granularity)}: expected calibration error "
         "(red: moved past the baseline)",
         yaxis={"title": "ECE (probability)", "rangemode": "tozero"},
-        xaxis={"title": f"{report.granularity} starting (UTC)"},
+        xaxis={"title": f"{unit_words(report.granularity)} starting (UTC)"},
         height=320,
     )
     st.plotly_chart(figure, width="stretch", key="performance_ece_chart")

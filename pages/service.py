@@ -13,6 +13,7 @@ from vigil.app.pagespec import PageSpec
 from vigil.app.ui import PLOT_LAYOUT, percent, selection_caption
 from vigil.core.monitor import service
 from vigil.core.monitor.service import ServiceReport, ServiceWindow
+from vigil.core.monitor.windows import unit_words
 from vigil.pages.service_gateway import render_gateway_workers
 
 PAGE = PageSpec(title="Service", icon=":material/monitor_heart:", url_path="service")
@@ -51,10 +52,10 @@ def _throughput_chart(report: ServiceReport) -> None:
     figure.update_yaxes(
         title_text="error rate", tickformat=".1%", secondary_y=True, rangemode="tozero"
     )
-    figure.update_xaxes(title_text=f"{report.granularity} starting (UTC)")
+    figure.update_xaxes(title_text=f"{unit_words(report.granularity)} starting (UTC)")
     figure.update_layout(
         **PLOT_LAYOUT,
-        title=f"Throughput and error rate per {report.granularity} (errors: status other than 'ok')",
+        title=f"Throughput and error rate per {unit_words(report.granularity)} (errors: status other than 'ok')",
         height=380,
     )
     st.plotly_chart(figure, width="stretch", key="service_throughput_chart")
@@ -79,9 +80,9 @@ def _latency_chart(report: ServiceReport) -> None:
         )
     figure.update_layout(
         **PLOT_LAYOUT,
-        title=f"Latency percentiles per {report.granularity} (ms, every row incl. errors)",
+        title=f"Latency percentiles per {unit_words(report.granularity)} (ms, every row incl. errors)",
         yaxis={"title": "latency (ms)", "rangemode": "tozero"},
-        xaxis={"title": f"{report.granularity} starting (UTC)"},
+        xaxis={"title": f"{unit_words(report.granularity)} starting (UTC)"},
         height=380,
     )
     st.plotly_chart(figure, width="stretch", key="service_latency_chart")

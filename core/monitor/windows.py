@@ -54,6 +54,15 @@ class Window:
         return f"{self.start:%Y-%m-%d %H:%M} – {self.end:%Y-%m-%d %H:%M}"
 
 
+def unit_words(granularity: Granularity | None) -> str:
+    """What one window is called on screen: 'week', or 'window of 2,000 predictions'."""
+    if granularity is None:
+        return "whole range"
+    if isinstance(granularity, int):
+        return f"window of {granularity:,} predictions"
+    return str(granularity)
+
+
 def parse_granularity(text: str | int) -> Granularity:
     """'day' | 'week' | 'month' | a positive integer N (every N predictions)."""
     if isinstance(text, int):

@@ -112,20 +112,16 @@ def drift_line(report: DriftReport) -> AreaStatus:
         headline = f"no feature drifted in {where}"
     if prediction:
         headline += "; the score distribution moved too"
-    share = "above" if d.drifted else "not above"
     ever = sorted(
         {c.feature for w in report.windows for c in w.features if c.drifted}
     )  # the heat map's red rows
     detail = (
-        f"{d.drifted_count} of {d.tested} features drifted ({d.share * 100:.0f} %), {share} "
-        f"the {d.threshold * 100:.0f} % dataset threshold. "
-        if d.share is not None
-        else ""
-    ) + (
-        f"In at least one of the {len(report.windows)} {unit}s: {len(ever)} features "
-        f"({', '.join(ever)})." if ever else f"No feature drifted in any of the {len(report.windows)} {unit}s."
-    )  # fmt: skip
-    level = Level.ACT if d.drifted else (Level.WATCH if drifted or prediction else Level.OK)
+        f"{d.sentence()} In at least one of the {len(report.windows)} {unit}s: {len(ever)} "
+        f"features ({', '.join(ever)})."
+        if ever
+        else f"{d.sentence()} No feature drifted in any of the {len(report.windows)} {unit}s."
+    )
+    level = Level.WATCH if d.level is Level.OK and prediction else d.level
     return AreaStatus("Drift", level, headline, detail, "drift", float(len(drifted)))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from vigil.app.context import START_PAGE_KEY, USER_KEY
 from vigil.core.govern.auth import User
+from vigil.core.monitor.selection import Selection
 from vigil.core.store.connection import Store
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
@@ -59,3 +61,24 @@ def texts(at: AppTest) -> str:
             label = getattr(element, "label", None)
             parts.extend(str(x) for x in (label, value) if x is not None)
     return "\n".join(parts)
+
+
+def default_selection(store: Store, version: str = "1.0", model: str = "credit-risk") -> Selection:
+    """What the sidebar selects by default: every day the version has traffic (UTC days, the
+    last one included), read straight from the log table."""
+    with store.connect() as con:
+        first, last = con.execute(
+            f"SELECT min(served_at), max(served_at) FROM log_{model.replace('-', '_')} "
+            "WHERE model_version = ?",
+            [version],
+        ).fetchone()  # type: ignore[misc]
+    start = dt.datetime.combine(first.date(), dt.time())
+    end = dt.datetime.combine(last.date() + dt.timedelta(days=1), dt.time())
+    return Selection(model, version, start, end)
+
+
+def pick_dates(at: AppTest, version: str, start: dt.date, end: dt.date) -> AppTest:
+    """Choose 'Pick dates' in the sidebar and set the inclusive dates, as a person would."""
+    at.sidebar.radio(key=f"vigil_preset_credit-risk_{version}").set_value("custom").run()
+    at.sidebar.date_input(key=f"vigil_range_credit-risk_{version}").set_value((start, end))
+    return at.run()

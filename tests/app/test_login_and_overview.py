@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.app.helpers import app_test, run_page, texts
+from tests.app.helpers import app_test, default_selection, run_page, texts
 from tests.conftest import DEMO_PASSWORD
 from vigil.core.store.connection import Store
 from vigil.core.views import overview
@@ -44,11 +44,12 @@ def test_overview_numbers_come_from_core(demo_store: Store) -> None:
     at = run_page(demo_store, "overview", user="vic")
     assert not at.exception, at.exception
     shown = {m.label: m.value for m in at.metric}
+    selection = default_selection(demo_store)  # the whole span of the version's traffic
     with demo_store.connect() as con:
         total, errors = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE status <> 'ok') FROM log_credit_risk "
-            "WHERE model_version = '1.0' AND served_at >= '2026-10-25' "
-            "AND served_at < '2026-11-24'"
+            "WHERE model_version = '1.0' AND served_at >= ? AND served_at < ?",
+            [selection.start, selection.end],
         ).fetchone()
     assert shown["Predictions in range"] == f"{total:,}"
     assert shown["Error rate"] == f"{errors / total:.2%}"
@@ -75,10 +76,12 @@ def test_segment_filter_narrows_the_overview(demo_store: Store) -> None:
     at.sidebar.selectbox(key="vigil_segment_column").select("sex").run()
     at.sidebar.selectbox(key="vigil_segment_value").select("female").run()
     assert not at.exception
+    selection = default_selection(demo_store)
     with demo_store.connect() as con:
         total = con.execute(
             "SELECT count(*) FROM log_credit_risk WHERE model_version = '1.0' "
-            "AND served_at >= '2026-10-25' AND served_at < '2026-11-24' AND sex = 'female'"
+            "AND served_at >= ? AND served_at < ? AND sex = 'female'",
+            [selection.start, selection.end],
         ).fetchone()[0]
     assert {m.label: m.value for m in at.metric}["Predictions in range"] == f"{total:,}"
     assert "segment sex = female" in texts(at)

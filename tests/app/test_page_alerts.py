@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import run_page, texts
+from tests.app.helpers import pick_dates, run_page, texts
 from vigil.core.alerts import defaults, evaluate, records, rules
 from vigil.core.alerts.records import AlertState
 from vigil.core.alerts.rules import Comparison, RuleSpec
@@ -20,7 +20,6 @@ from vigil.core.store.connection import Store
 MODEL = "credit-risk"
 DANA = User("dana", "analyst")
 AS_OF = dt.datetime(2026, 11, 23, 23)
-RANGE_KEY = "vigil_range_credit-risk_{}"
 
 
 @pytest.fixture
@@ -41,7 +40,7 @@ def fired(bare: Store) -> Store:
 
 def _choose(at: AppTest, version: str, start: dt.date, end: dt.date) -> None:
     at.sidebar.selectbox(key="vigil_version").select(version).run()
-    at.sidebar.date_input(key=RANGE_KEY.format(version)).set_value((start, end)).run()
+    pick_dates(at, version, start, end)
     assert not at.exception, at.exception
 
 

@@ -4,30 +4,16 @@ page when an id is unknown."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from scipy.special import expit
 
-from tests.app.helpers import run_page, texts
+from tests.app.helpers import default_selection, run_page, texts
 from vigil.core.explain import importance, local
-from vigil.core.monitor.selection import Selection
 from vigil.core.registry.versions import get_version
 from vigil.core.responsible import reasons
 from vigil.core.store.connection import Store
 
 ID_KEY, PICK_KEY = "explain_prediction_id", "explain_recent"
-
-
-def _range(at) -> Selection:
-    """The sidebar's range, as the page uses it."""
-    start, end = at.session_state["vigil_range_credit-risk_1.0"]
-    return Selection(
-        "credit-risk",
-        "1.0",
-        dt.datetime.combine(start, dt.time()),
-        dt.datetime.combine(end + dt.timedelta(days=1), dt.time()),
-    )
 
 
 def _table(at, column: str):
@@ -48,7 +34,7 @@ def test_latest_prediction_is_explained_with_core_numbers_and_reasons(demo_store
     at = run_page(demo_store, "explain", user="vic")
     assert not at.exception
     assert at.title[0].value == "Explanations"
-    recent = local.recent_predictions(demo_store, _range(at), 50)
+    recent = local.recent_predictions(demo_store, default_selection(demo_store), 50)
     latest = recent[0].prediction_id
     assert at.text_input(key=ID_KEY).value == latest
     assert at.selectbox(key=PICK_KEY).value == latest
@@ -79,7 +65,7 @@ def test_latest_prediction_is_explained_with_core_numbers_and_reasons(demo_store
     assert list(raised["Reason"]) == [specs[f].reason_raises for f in raised["Feature"]]
     assert all(v > 0 for v in raised["Effect (percentage points)"])
     # The rest of the page: global importance over the default range.
-    ranked = importance.global_importance(demo_store, _range(at))
+    ranked = importance.global_importance(demo_store, default_selection(demo_store))
     assert "Mean |SHAP| over a seeded sample of 300 predictions" in shown
     table = _table(at, "Mean |SHAP|")
     assert list(table["Feature"]) == list(ranked.features)
@@ -90,7 +76,9 @@ def test_latest_prediction_is_explained_with_core_numbers_and_reasons(demo_store
 
 def test_typing_an_id_moves_the_picker_and_picking_fills_the_box(demo_store: Store) -> None:
     at = run_page(demo_store, "explain", user="rita")
-    recent = [r.prediction_id for r in local.recent_predictions(demo_store, _range(at))]
+    recent = [
+        r.prediction_id for r in local.recent_predictions(demo_store, default_selection(demo_store))
+    ]
     at.text_input(key=ID_KEY).input(recent[3]).run()
     assert not at.exception
     assert at.selectbox(key=PICK_KEY).value == recent[3]

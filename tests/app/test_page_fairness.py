@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
-from tests.app.helpers import run_page, texts
+from tests.app.helpers import default_selection, run_page, texts
 from vigil.core.monitor.fairness.report import fairness_report
-from vigil.core.monitor.selection import Selection
 from vigil.core.store.connection import Store
 from vigil.pages.text import plain
 
 # The sidebar's default: the champion's last 30 days of traffic, weekly windows.
-DEFAULT = Selection("credit-risk", "1.0", dt.datetime(2026, 10, 25), dt.datetime(2026, 11, 24))
 
 
 @pytest.fixture(scope="module")
 def expected(demo_store: Store):
-    return fairness_report(demo_store, DEFAULT, granularity="week")
+    return fairness_report(demo_store, default_selection(demo_store), granularity="week")
 
 
 def test_viewer_sees_groups_verdicts_and_charts(demo_store: Store, expected) -> None:

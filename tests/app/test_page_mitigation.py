@@ -3,27 +3,15 @@ which options use the sensitive attribute at decision time, and offers the evide
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
 
-from tests.app.helpers import run_page, texts
-from vigil.core.monitor.selection import Selection
+from tests.app.helpers import default_selection, run_page, texts
 from vigil.core.responsible import mitigation
 from vigil.core.responsible.mitigation import Option
 from vigil.core.results import to_jsonable
 from vigil.core.store.connection import Store
-
-
-def _range(at) -> Selection:
-    start, end = at.session_state["vigil_range_credit-risk_1.0"]
-    return Selection(
-        "credit-risk",
-        "1.0",
-        dt.datetime.combine(start, dt.time()),
-        dt.datetime.combine(end + dt.timedelta(days=1), dt.time()),
-    )
 
 
 def _table(at, column: str):
@@ -37,7 +25,9 @@ def test_options_per_attribute_with_core_numbers(demo_store: Store) -> None:
     assert at.selectbox(key="mitigation_attribute").value == "sex"
     at.selectbox(key="mitigation_attribute").select("age").run()
     assert not at.exception
-    expected = mitigation.mitigation_what_if(demo_store, _range(at), attribute="age")
+    expected = mitigation.mitigation_what_if(
+        demo_store, default_selection(demo_store), attribute="age"
+    )
     summary = _table(at, "Option")
     assert list(summary["Option"]) == [o.title for o in expected.options]
     assert list(summary["Uses the attribute at decision time"]) == ["No", "No", "Yes", "Yes"]
@@ -61,5 +51,7 @@ def test_evidence_downloads(demo_store: Store) -> None:
     buttons = at.get("download_button")
     labels = [b.proto.label for b in buttons]
     assert labels == ["Download as JSON (evidence)", "Download as CSV"]
-    expected = mitigation.mitigation_what_if(demo_store, _range(at), attribute="sex")
+    expected = mitigation.mitigation_what_if(
+        demo_store, default_selection(demo_store), attribute="sex"
+    )
     assert json.loads(json.dumps(to_jsonable(expected)))["attribute"] == "sex"

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.app.helpers import run_page, texts
+from tests.app.helpers import default_selection, run_page, texts
 from vigil.core.monitor import estimation
 from vigil.core.monitor.performance.report import performance_report
-from vigil.core.monitor.selection import Selection
 from vigil.core.store.connection import Store
 
 # The sidebar's default range: the last 30 days of the version's traffic, weekly windows.
-SELECTION = Selection("credit-risk", "1.0", dt.datetime(2026, 10, 25), dt.datetime(2026, 11, 24))
 
 
 def test_performance_page_shows_core_numbers(demo_store: Store) -> None:
     at = run_page(demo_store, "performance", user="vic")
     assert not at.exception, at.exception
     assert at.title[0].value == "Performance · credit-risk 1.0"
-    report = performance_report(demo_store, SELECTION, "week")
+    report = performance_report(demo_store, default_selection(demo_store), "week")
     shown = {m.label: m.value for m in at.metric}
     assert shown["ROC AUC (whole range)"] == f"{report.overall.value('roc_auc'):.3f}"
     assert shown["Labelled predictions"] == (
@@ -35,7 +33,7 @@ def test_performance_page_shows_core_numbers(demo_store: Store) -> None:
         assert row["status"] == window.status
         if window.value("roc_auc") is not None:
             assert row["roc_auc"] == window.value("roc_auc")
-    estimates = estimation.estimate_performance(demo_store, SELECTION, "week")
+    estimates = estimation.estimate_performance(demo_store, default_selection(demo_store), "week")
     last = estimates.windows[-1]
     assert weekly.loc[f"{last.start:%Y-%m-%d}", "accuracy (estimated)"] == last.estimate("accuracy")
 
@@ -47,6 +45,8 @@ def test_metric_choice_and_concept_drift_section(demo_store: Store) -> None:
     assert "Accuracy (whole range)" in {m.label for m in at.metric}
     assert "Concept drift" in [s.value for s in at.subheader]
     concept = at.dataframe[1].value
-    assert concept["window"].iloc[0] == "2026-10-19"
+    first = default_selection(demo_store).start
+    monday = first - dt.timedelta(days=first.weekday())  # weekly windows start on Mondays
+    assert concept["window"].iloc[0] == f"{monday:%Y-%m-%d}"
     assert {"verdict", "ECE", "input drift"} <= set(concept.columns)
     assert "Calibration and confusion matrix (whole range)" in [s.value for s in at.subheader]

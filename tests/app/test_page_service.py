@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from tests.app.helpers import run_page
+from tests.app.helpers import default_selection, run_page
 from vigil.core.monitor import service
 from vigil.core.monitor.selection import Segment, Selection
 from vigil.core.store.connection import Store
-
-SELECTION = Selection("credit-risk", "1.0", dt.datetime(2026, 10, 25), dt.datetime(2026, 11, 24))
 
 
 def test_service_page_shows_core_numbers(demo_store: Store) -> None:
     at = run_page(demo_store, "service", user="vic")
     assert not at.exception, at.exception
     assert at.title[0].value == "Service health · credit-risk 1.0"
-    report = service.service_report(demo_store, SELECTION, "week")
+    report = service.service_report(demo_store, default_selection(demo_store), "week")
     shown = {m.label: m.value for m in at.metric}
     assert shown["Predictions"] == f"{report.overall.predictions:,}"
     assert shown["Error rate"] == f"{report.overall.error_rate.value:.2%}"
@@ -35,7 +31,10 @@ def test_service_page_respects_the_segment(demo_store: Store) -> None:
     at.selectbox(key="vigil_segment_value").select("rent").run()
     assert not at.exception, at.exception
     segment = Selection(
-        *[getattr(SELECTION, f) for f in ("model_name", "model_version", "start", "end")],
+        *[
+            getattr(default_selection(demo_store), f)
+            for f in ("model_name", "model_version", "start", "end")
+        ],
         Segment("housing", "rent"),
     )
     report = service.service_report(demo_store, segment, "week")

@@ -19,8 +19,8 @@ from vigil.core.serve.metrics import WorkerMetrics, infrastructure
 from vigil.core.serve.spool import Spool
 from vigil.core.store.connection import Store
 
-FIRST = dt.datetime(2026, 11, 20, 12, 0)  # inside the sidebar's default range (Oct 25 - Nov 24)
-OUTSIDE = (dt.datetime(2026, 10, 20, 9, 0), dt.datetime(2026, 11, 24, 0, 0))  # end: exclusive
+FIRST = dt.datetime(2026, 11, 20, 12, 0)  # inside the sidebar's default range (Aug 26 - Nov 23)
+OUTSIDE = (dt.datetime(2026, 8, 20, 9, 0), dt.datetime(2026, 11, 24, 0, 0))  # end: exclusive
 
 
 @dataclass(frozen=True)

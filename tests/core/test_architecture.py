@@ -10,7 +10,13 @@ SOURCE_DIRS = ("core", "app", "pages", "vigil/cli")
 
 
 def _sources(*dirs: str) -> list[Path]:
-    return [path for d in dirs for path in (ROOT / d).rglob("*.py")]
+    """Our own files: hidden folders (a benchmark's own virtual environment) are not ours."""
+    return [
+        path
+        for d in dirs
+        for path in (ROOT / d).rglob("*.py")
+        if not any(part.startswith(".") for part in path.relative_to(ROOT).parts)
+    ]
 
 
 def _imports(path: Path) -> set[str]:

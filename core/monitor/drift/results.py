@@ -15,6 +15,7 @@ from vigil.core.monitor.profiles import ColumnRole
 from vigil.core.monitor.selection import Selection
 from vigil.core.monitor.windows import Granularity, Window
 from vigil.core.stats.drift_tests import ColumnKind
+from vigil.core.verdicts import Level
 
 
 class DriftStatus(StrEnum):
@@ -71,6 +72,15 @@ class DatasetVerdict:
     threshold: float
     drifted: bool | None
     status: DriftStatus
+
+    @property
+    def level(self) -> Level:
+        """Act above the share threshold; any drifted feature below it is still Watch, never OK."""
+        if self.share is None:
+            return Level.INFO
+        if self.drifted:
+            return Level.ACT
+        return Level.WATCH if self.drifted_count else Level.OK
 
     def sentence(self) -> str:
         if self.share is None:
