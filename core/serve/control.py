@@ -16,20 +16,50 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from vigil.core import settings
 from vigil.core.alerts.evaluate import refresh_after_ingest
 from vigil.core.errors import StoreBusyError, StoreError, VigilError
 from vigil.core.serve import ingester, snapshot
+from vigil.core.store import locks
 from vigil.core.store.connection import Store
 
 log = logging.getLogger("vigil.gateway")
 PUBLISH_LOCK_TIMEOUT_S = 1.0
 ALERTS_EVERY_S = 60.0
+YIELD_POLL_S = 0.02
+_depth = threading.local()
+
+
+class YieldingStore(Store):
+    """The store for background work made of many short units (alert rules after gateway
+    traffic): before each outermost unit it waits while another process waits for the store.
+
+    Such work opens the store dozens of times in a row with milliseconds between; a dashboard
+    page retrying every 50 ms rarely lands in a gap and gave up after its 2 s (the sign-in page
+    failed on it in the gateway journey). Waiting here hands the store over after the current
+    unit instead. Bounded by the lock timeout, so a steady stream of waiters only slows it."""
+
+    @contextmanager
+    def connect(self, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        depth = getattr(_depth, "n", 0)
+        if depth == 0:  # a nested unit must not wait for a waiter its outer unit blocks
+            limit = timeout_s if timeout_s is not None else settings.lock_timeout_s()
+            deadline = time.monotonic() + limit
+            while locks.turn_busy(self.home) and time.monotonic() < deadline:
+                time.sleep(YIELD_POLL_S)
+        _depth.n = depth + 1
+        try:
+            with super().connect(timeout_s) as con:
+                yield con
+        finally:
+            _depth.n = depth
 
 
 class Role(enum.Enum):
@@ -110,7 +140,7 @@ class ControlLoop:
             if now - self._alerted.get(model, -ALERTS_EVERY_S) < ALERTS_EVERY_S:
                 continue
             try:
-                refresh_after_ingest(self.store, model)
+                refresh_after_ingest(YieldingStore(self.store.home), model)
             except StoreBusyError:
                 continue
             except VigilError as err:

@@ -1,13 +1,20 @@
 """The control loop: it never creates a missing store, and re-evaluates alert rules after the
-gateway's traffic is ingested, at most once a minute per model."""
+gateway's traffic is ingested, at most once a minute per model, letting any process that waits
+for the store in before each of its units of work."""
 
 from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.gateway.helpers import key, rows
 from vigil.core.serve import control, snapshot
+from vigil.core.store import locks
 from vigil.core.store.connection import Store
 from vigil.gateway.app import create_app
 
@@ -25,7 +32,12 @@ def test_alerts_follow_gateway_traffic_once_a_minute(
     served: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(control, "refresh_after_ingest", lambda store, model: calls.append(model))
+
+    def refresh(store: Store, model: str) -> None:
+        assert isinstance(store, control.YieldingStore)
+        calls.append(model)
+
+    monkeypatch.setattr(control, "refresh_after_ingest", refresh)
     token = key(served)
     snapshot.publish(served)
     loop = control.ControlLoop(served, 0.1)
@@ -41,3 +53,46 @@ def test_alerts_follow_gateway_traffic_once_a_minute(
     assert calls == ["toy", "toy"]
     loop.ingest_once()  # and only once
     assert calls == ["toy", "toy"]
+
+
+@contextmanager
+def another_process_waits(store: Store, for_s: float) -> Iterator[list[float]]:
+    """A waiter on the store's turn lock, as a page that found the store busy; yields the
+    list that gets the moment it stopped waiting."""
+    stopped: list[float] = []
+
+    def wait() -> None:
+        with locks.waiting(store.home, time.monotonic() + 5) as turn:
+            assert turn
+            time.sleep(for_s)
+            stopped.append(time.monotonic())
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    time.sleep(0.1)  # it holds the turn lock now
+    try:
+        yield stopped
+    finally:
+        thread.join()
+
+
+def test_background_units_let_a_waiting_process_in_first(served: Store) -> None:
+    with another_process_waits(served, 0.5) as stopped, served.connect():
+        plain = time.monotonic()
+    assert plain < stopped[0]  # an ordinary unit of work does not wait for a waiter
+    background = control.YieldingStore(served.home)
+    with another_process_waits(served, 0.5) as stopped, background.connect() as con:
+        assert con.execute("SELECT 1").fetchone() == (1,)
+        opened = time.monotonic()
+    assert opened >= stopped[0]
+
+
+def test_a_nested_background_unit_does_not_wait(served: Store) -> None:
+    background = control.YieldingStore(served.home)
+    with (
+        background.connect(),
+        another_process_waits(served, 0.5) as stopped,
+        background.connect(),  # nested: the waiter waits for the outer unit
+    ):
+        nested = time.monotonic()
+    assert nested < stopped[0]
