@@ -29,6 +29,11 @@ TICK_S = 10  # worker rows arrive without a new batch or audit record: re-read t
 PERCENTILES = (("p50", "latency_p50", "solid"), ("p95", "latency_p95", "dash"),
                ("p99", "latency_p99", "dot"))  # fmt: skip
 X_TITLE = "minute starting (UTC)"
+TABLE_FORMATS = {
+    "error rate": st.column_config.NumberColumn(format="percent"),
+    **{c: st.column_config.NumberColumn(format="%.1f")
+       for c in ("worst minute p99 ms", "max ms", "mean CPU %", "peak RSS MB")},
+}  # fmt: skip
 
 
 def _minutes(store: Store, start: dt.datetime, end: dt.datetime, tick: int) -> list[WorkerMinute]:
@@ -45,7 +50,7 @@ def _by_worker(minutes: list[WorkerMinute]) -> dict[str, list[WorkerMinute]]:
 
 
 def _chart(figure: go.Figure, title: str, key: str, **layout: object) -> None:
-    figure.update_layout(**PLOT_LAYOUT, title=title, height=340, **layout)
+    figure.update_layout(**{**PLOT_LAYOUT, **layout}, title=title, height=340)
     st.plotly_chart(figure, width="stretch", key=key)
 
 
@@ -113,7 +118,10 @@ def _resources_chart(workers: dict[str, list[WorkerMinute]]) -> None:
                            hovertemplate=f"{worker} " + "%{y:,.1f} MB<extra></extra>")  # fmt: skip
     figure.update_yaxes(rangemode="tozero")
     figure.update_xaxes(title_text=X_TITLE)
-    _chart(figure, "CPU and memory per worker", "gateway_resources_chart")
+    # the legend goes above the two subplot titles, not over them
+    _chart(figure, "CPU and memory per worker", "gateway_resources_chart",
+           margin={**PLOT_LAYOUT["margin"], "t": 90},
+           legend={**PLOT_LAYOUT["legend"], "y": 1.12})  # fmt: skip
 
 
 def _largest(values: list[float | None]) -> float | None:
@@ -177,4 +185,5 @@ def render_gateway_workers(ctx: PageContext) -> None:
         "table shows each worker's worst minute. Errors are answers with a 5xx status; "
         "refused requests (401, 403, 422, 429) count as requests, not errors."
     )
-    st.dataframe(table, hide_index=True, width="stretch", key="gateway_workers_table")
+    st.dataframe(table, hide_index=True, width="stretch", key="gateway_workers_table",
+                 column_config=TABLE_FORMATS)  # fmt: skip
