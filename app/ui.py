@@ -10,6 +10,7 @@ import streamlit as st
 
 from vigil.core.monitor.windows import unit_words
 from vigil.core.verdicts import Level
+from vigil.pages.text import plain
 
 if TYPE_CHECKING:
     from vigil.app.context import PageContext
@@ -51,9 +52,10 @@ def use_chart_template() -> None:
 
 
 def verdict_banner(level: Level, text: str) -> None:
-    """A verdict drawn in its level's colour: red for Act, orange for Watch, green for OK."""
+    """A verdict drawn in its level's colour: red for Act, orange for Watch, green for OK.
+    `text` may hold user text (feature names, group values): it is shown as typed."""
     draw = {Level.ACT: st.error, Level.WATCH: st.warning, Level.OK: st.success}.get(level, st.info)
-    draw(f"**{level.word}** · {text}")
+    draw(f"**{level.word}** · {plain(text)}")
 
 
 def status_badge(status: str, label: str) -> str:

@@ -19,6 +19,7 @@ from vigil.core.monitor.selection import Selection
 from vigil.core.monitor.windows import unit_words
 from vigil.core.stats import drift_tests as stattests
 from vigil.core.stats.psi import PSI_EPSILON
+from vigil.core.views.monitoring_status import drift_line
 from vigil.pages.drift_detail import columns_of, detail_section, fmt
 from vigil.pages.text import plain
 
@@ -319,7 +320,9 @@ def render(ctx: PageContext) -> None:
         )
     dataset = report.overall.dataset
     windows_drifted = sum(1 for w in report.windows if w.dataset.drifted)
-    verdict_banner(dataset.level, f"Whole range: {dataset.sentence()}")
+    line = drift_line(report)  # the Overview's line, from this page's own report
+    verdict_banner(line.level, f"{line.headline}. {line.detail}")
+    st.caption(f"Whole range: {dataset.sentence()}")
     st.caption(
         f"Compared with {plain(report.reference_label)}. Dataset drift in {windows_drifted} of "
         f"{len(report.windows)} windows ({unit_words(ctx.granularity)}). {report.overall.rows:,} predictions."

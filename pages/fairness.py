@@ -9,7 +9,7 @@ import streamlit as st
 from vigil.app.cache import cached
 from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
-from vigil.app.ui import PLOT_LAYOUT, selection_caption
+from vigil.app.ui import PLOT_LAYOUT, selection_caption, verdict_banner
 from vigil.core.monitor.fairness.report import fairness_report
 from vigil.core.monitor.fairness.results import (
     AttributeFairness,
@@ -20,6 +20,7 @@ from vigil.core.monitor.fairness.results import (
     Verdict,
 )
 from vigil.core.stats.disparity import FOUR_FIFTHS
+from vigil.core.views.monitoring_status import fairness_line, worst_attribute
 from vigil.pages.text import plain
 
 PAGE = PageSpec(title="Fairness", icon=":material/balance:", url_path="fairness")
@@ -318,9 +319,18 @@ def render(ctx: PageContext) -> None:
     report: FairnessReport = cached(
         fairness_report, ctx.store, ctx.selection, granularity=ctx.granularity
     )
+    line = fairness_line(report)  # the Overview's line, from this page's own report
+    verdict_banner(line.level, f"{line.headline}. {line.detail}")
     _introduction(report)
     names = [a.name for a in report.attributes]
-    chosen = st.radio("Sensitive attribute", names, horizontal=True, key="fairness_attribute")
+    worst = worst_attribute(report)  # opens on the attribute that needs attention first
+    chosen = st.radio(
+        "Sensitive attribute",
+        names,
+        index=names.index(worst.name) if worst is not None else 0,
+        horizontal=True,
+        key="fairness_attribute",
+    )
     item = report.attribute(chosen or names[0])
     _verdicts(item)
     _disparities(item)

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 from vigil.app.cache import cached
 from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
-from vigil.app.ui import PLOT_LAYOUT, percent, selection_caption
+from vigil.app.ui import PLOT_LAYOUT, percent, selection_caption, verdict_banner
 from vigil.core.errors import VigilError
 from vigil.core.monitor import estimation
 from vigil.core.monitor.performance.concept import ConceptDriftReport, concept_drift
@@ -27,6 +27,7 @@ from vigil.core.monitor.performance.results import (
     WindowPerformance,
 )
 from vigil.core.monitor.windows import unit_words
+from vigil.core.views.monitoring_status import performance_line
 from vigil.pages.performance_sections import calibration_section, concept_drift_section
 
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0}
@@ -220,6 +221,8 @@ def render(ctx: PageContext) -> None:
     except VigilError as err:
         st.error(str(err))
         st.stop()
+    line = performance_line(report)  # the Overview's line, from this page's own report
+    verdict_banner(line.level, f"{line.headline}. {line.detail}")
     metric: str = (
         st.selectbox(
             "Metric",

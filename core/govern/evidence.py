@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
 from vigil.core.errors import VigilError
+from vigil.core.govern.borrowed import BorrowedStore
 from vigil.core.govern.gates.results import DriftWindow, GateReport, GateResult
 from vigil.core.govern.gates.specs import DRIFT_WINDOW, Gate
 from vigil.core.govern.lifecycle import CHAMPION
@@ -23,6 +25,8 @@ from vigil.core.monitor.selection import Selection, log_table
 from vigil.core.registry.versions import ModelVersion, Status, aliases, get_version
 from vigil.core.store.connection import Store
 from vigil.core.store.pending import LABELS
+from vigil.core.views.monitoring_status import monitoring_statuses
+from vigil.core.views.overview import AreaStatus
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ class Evidence:
     traffic: tuple[TrafficCount, ...]
     live_performance: dict[str, LivePerformance] | None
     request: RequestSummary | None
+    # the Overview's performance, drift and fairness lines of each version on the same window,
+    # as they read when the decision was taken (the sign-off report shows these, not today's)
+    monitoring: dict[str, tuple[AreaStatus, ...]] | None = None
 
 
 def gate_evidence(report: GateReport) -> GateEvidence:
@@ -175,6 +182,22 @@ def live_performance(
     return out
 
 
+def monitoring_lines(
+    con: duckdb.DuckDBPyConnection,
+    home: Path,
+    model_name: str,
+    versions: tuple[str, ...],
+    start: dt.datetime,
+    end: dt.datetime,
+) -> dict[str, tuple[AreaStatus, ...]]:
+    """Each version's Overview lines for the window, read on the decision's own connection."""
+    on_this = BorrowedStore(home, con=con)
+    return {
+        name: tuple(monitoring_statuses(on_this, Selection(model_name, name, start, end)))
+        for name in versions
+    }
+
+
 def _request_summary(request: PromotionRequest) -> RequestSummary:
     return RequestSummary(
         request.request_id,
@@ -230,4 +253,7 @@ def snapshot(
         if store is None
         else live_performance(store, version.model_name, versions, start, end),
         request=None if request is None else _request_summary(request),
+        monitoring=None
+        if store is None
+        else monitoring_lines(con, store.home, version.model_name, versions, start, end),
     )

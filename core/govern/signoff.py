@@ -6,14 +6,20 @@ browser makes the PDF an auditor may want. Every value from the store is escaped
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import json
 from typing import Any
 
 from vigil.core.govern import audit
-from vigil.core.registry.versions import ModelVersion, Status, get_version
+from vigil.core.govern.gates.results import GateOutcome, GatePhase, SavedGateResult
+from vigil.core.registry.versions import ModelVersion, get_version
 from vigil.core.store.connection import Store
+from vigil.core.verdicts import Level
+from vigil.core.views import words
+from vigil.core.views.gates import label as gate_label
+from vigil.core.views.gates import row as checklist_row
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
@@ -24,20 +30,34 @@ table{border-collapse:collapse;width:100%;margin:.4rem 0}
 th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top;
 font-size:.9rem}th{background:#f6f8fa;width:14rem}
 .pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}
-.na{color:#57606a}.mono{font-family:ui-monospace,Menlo,Consolas,monospace;
+.lead{font-size:1.1rem;font-weight:600}.na{color:#57606a}.mono{font-family:ui-monospace,Menlo,Consolas,monospace;
 word-break:break-all}.note{color:#57606a;font-size:.85rem}
 @media print{body{margin:0}}
 """
 
 
+def _when(value: Any) -> str:
+    """A time as people read it, '25 Nov 2026, 14:05 UTC', from a datetime or ISO text."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)
+    if isinstance(value, dt.datetime):
+        return f"{value.day} {value:%b %Y, %H:%M} UTC"
+    if isinstance(value, dt.date):
+        return f"{value.day} {value:%b %Y}"
+    return str(value)
+
+
 def _e(value: Any) -> str:
-    """Escape anything for HTML text; None shows as an em dash."""
+    """Escape anything for HTML text; None shows as an em dash, times as people read them."""
     if value is None:
         return "—"
     if isinstance(value, float):
         return html.escape(f"{value:.4f}")
-    if isinstance(value, dt.datetime):
-        return html.escape(value.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    if isinstance(value, dt.date):
+        return html.escape(_when(value))
     if isinstance(value, dict | list):
         return html.escape(json.dumps(value, sort_keys=True, default=str))
     return html.escape(str(value))
@@ -45,12 +65,7 @@ def _e(value: Any) -> str:
 
 def _status(value: str | None) -> str:
     """A stored status in words; '—' for none."""
-    if not value:
-        return "—"
-    try:
-        return Status(value).label
-    except ValueError:
-        return value
+    return "—" if not value else words.status(value)
 
 
 def _figures(figures: dict[str, Any]) -> dict[str, Any]:
@@ -79,12 +94,13 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _inventory(version: ModelVersion) -> str:
+def _inventory(version: ModelVersion, at_record: str | None) -> str:
     return _kv(
         [
             ("Model", version.model_name),
             ("Version", version.model_version),
-            ("Current status", version.status_label),
+            ("Status after this record", _status(at_record)),
+            ("Status when this report was generated", version.status_label),
             ("Task", version.task),
             ("Owner", version.owner),
             ("Intended use", version.intended_use),
@@ -96,32 +112,49 @@ def _inventory(version: ModelVersion) -> str:
             ("Code commit", version.code_commit),
             ("Hyperparameters", version.hyperparameters),
             ("Artifact SHA-256", version.artifact_sha256),
-            (
-                "Registered by",
-                f"{version.registered_by} at {version.registered_at:%Y-%m-%d %H:%M} UTC",
-            ),
+            ("Registered by", f"{version.registered_by}, {_when(version.registered_at)}"),
         ],
         mono=("Artifact SHA-256",),
     )
 
 
 def _gates(evidence: dict[str, Any]) -> str:
+    """The checklist as the Review page draws it (core.views.gates): words, not gate ids."""
     gates = evidence.get("gates")
     if not gates:
         return "<p class='na'>No gate results in this record.</p>"
-    head = "".join(f"<th>{h}</th>" for h in ("Gate", "Outcome", "Observed", "Threshold", "Detail"))
+    head = "".join(f"<th>{h}</th>" for h in ("Gate", "Outcome", "Seen", "Threshold", "Detail"))
     body = ""
-    for r in gates.get("results", []):
-        css = {"pass": "pass", "fail": "fail"}.get(r["outcome"], "na")
+    for saved in gates.get("results", []):
+        r = checklist_row(
+            SavedGateResult(
+                GatePhase.APPROVAL, gates.get("checked_at"), saved["gate"],
+                GateOutcome(saved["outcome"]), saved.get("observed"), saved.get("threshold"),
+                saved["detail"],
+            )
+        )  # fmt: skip
+        css = {GateOutcome.PASS: "pass", GateOutcome.FAIL: "fail"}.get(r.outcome, "na")
         body += (
-            f"<tr><td>{_e(r['label'])}</td><td class='{css}'>{_e(r['outcome'].upper())}</td>"
-            f"<td>{_e(r.get('observed'))}</td><td>{_e(r.get('threshold'))}</td>"
-            f"<td>{_e(r['detail'])}</td></tr>"
+            f"<tr><td>{_e(r.gate)}</td><td class='{css}'>{_e(r.outcome_text)}</td>"
+            f"<td>{_e(r.observed)}</td><td>{_e(r.threshold)}</td><td>{_e(r.detail)}</td></tr>"
         )
     return (
         f"<table><tr>{head}</tr>{body}</table>"
-        f"<p class='note'>Checked at {_e(gates.get('checked_at'))} UTC.</p>"
+        f"<p class='note'>Checked {_e(_when(gates.get('checked_at')))}.</p>"
     )
+
+
+def _monitoring(evidence: dict[str, Any]) -> str:
+    """The Overview's lines of each version on the decision's window, as they read then."""
+    monitoring = evidence.get("monitoring") or {}
+    if not monitoring:
+        return "<p class='na'>Not recorded (records written before monitoring was frozen).</p>"
+    rows = [
+        [version, line["area"], Level(line["level"]).word, line["headline"]]
+        for version, lines in monitoring.items()
+        for line in lines
+    ]
+    return _table(["Version", "Area", "Verdict", "What it said"], rows)
 
 
 def _metrics(evidence: dict[str, Any]) -> str:
@@ -146,8 +179,8 @@ def _drift(evidence: dict[str, Any]) -> str:
         return "<p class='na'>No drift comparison (no champion traffic to compare with).</p>"
     intro = (
         f"<p>Reference data of the candidate vs {_e(window['rows'])} predictions of champion "
-        f"{_e(window['champion_version'])} from {_e(window['start'])} to {_e(window['end'])} "
-        f"(UTC); threshold {_e(drift.get('threshold'))}.</p>"
+        f"{_e(window['champion_version'])} from {_e(_when(window['start']))} to "
+        f"{_e(_when(window['end']))}; threshold {_e(drift.get('threshold'))}.</p>"
     )
     return intro + _table(["Feature", "PSI"], [[k, v] for k, v in sorted(psi.items())])
 
@@ -161,8 +194,8 @@ def _traffic(evidence: dict[str, Any]) -> str:
         [
             [
                 t["model_version"],
-                t["window_start"],
-                t["window_end"],
+                _when(t["window_start"]),
+                _when(t["window_end"]),
                 t["predictions"],
                 t["errors"],
                 t["labelled"],
@@ -211,82 +244,116 @@ def build_report(store: Store, seq: int) -> bytes:
                 )
             )
         ]
-    evidence = record["evidence"]
+    return _page(record, version, related, chain)
+
+
+def _decision(record: dict[str, Any]) -> str:
+    """Who decided what, when and why: the first thing an auditor reads."""
     subject = f"{record['model_name'] or ''} {record['model_version'] or ''}".strip()
-    title = f"Sign-off: {record['action']} {subject} (audit record {seq})"
+    lead = (
+        f"<p class='lead'>{_e(record['actor'])} ({_e(record['actor_role'])}): "
+        f"{_e(words.action(record['action']).lower())}, {_e(subject)}, "
+        f"{_e(_when(record['recorded_at']))}.</p>"
+    )
+    return lead + _kv(
+        [
+            ("Decision", words.action(record["action"])),
+            ("Model and version", subject),
+            ("Status change", f"{_status(record['from_status'])} → {_status(record['to_status'])}"),
+            ("Alias moved", record["alias"]),
+            ("Decided by", f"{record['actor']} ({record['actor_role']})"),
+            ("When", record["recorded_at"]),
+            ("Rationale", record["rationale"]),
+        ]
+    )
+
+
+def _override(evidence: dict[str, Any]) -> str:
+    request = evidence.get("request") or {}
+    if not request.get("override_by"):
+        return ""
+    failed = ", ".join(gate_label(g) for g in request.get("override_gates") or [])
+    return (
+        f"<p class='fail'>Failed gates overridden by {_e(request['override_by'])} "
+        f"(audit record {_e(request.get('override_seq'))}): {_e(failed)}.</p>"
+    )
+
+
+def _related(related: list[dict[str, Any]]) -> str:
+    if not related:
+        return "<p class='na'>None.</p>"
+    return _table(
+        ["Record", "When", "Who", "What", "Version", "Rationale"],
+        [
+            [r["seq"], r["recorded_at"], f"{r['actor']} ({r['actor_role']})",
+             words.action(r["action"]), r["model_version"], r["rationale"]]
+            for r in related
+        ],
+    )  # fmt: skip
+
+
+def _attachment(seq: int, evidence: dict[str, Any]) -> str:
+    """The evidence exactly as recorded, as a JSON file to download and a folded view."""
+    text = json.dumps(evidence, indent=2, sort_keys=True, default=str)
+    data = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return (
+        f"<p><a download='evidence-{seq}.json' href='data:application/json;base64,{data}'>"
+        f"Download the evidence as recorded (JSON, {len(text) / 1024:.1f} KB)</a></p>"
+        "<details><summary>Show the JSON</summary>"
+        f"<pre class='mono' style='white-space:pre-wrap'>{html.escape(text)}</pre></details>"
+    )
+
+
+def _page(
+    record: dict[str, Any],
+    version: ModelVersion | None,
+    related: list[dict[str, Any]],
+    chain: Any,
+) -> bytes:
+    seq, evidence = record["seq"], record["evidence"]
+    subject = f"{record['model_name'] or ''} {record['model_version'] or ''}".strip()
+    title = f"Sign-off: {words.action(record['action'])}, {subject} (audit record {seq})"
     chain_line = (
         f"<p class='pass'>Chain intact: {chain.records} records verified when this report was "
         "generated.</p>"
         if chain.valid
         else f"<p class='fail'>Chain broken: {_e(chain.message)}</p>"
     )
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f"<p class='note'>Generated {_e(dt.datetime.now(dt.UTC).replace(tzinfo=None))} by Vigil.</p>",
+        f"<p class='note'>Generated {_e(now)} by Vigil. Every figure below is as recorded "
+        "with the decision, not as it reads today.</p>",
         "<h2>Decision</h2>",
-        _kv(
-            [
-                ("Action", record["action"]),
-                ("Model", record["model_name"]),
-                ("Version", record["model_version"]),
-                (
-                    "Status change",
-                    f"{_status(record['from_status'])} → {_status(record['to_status'])}",
-                ),
-                ("Alias moved", record["alias"]),
-                ("Decided by", f"{record['actor']} ({record['actor_role']})"),
-                ("When", record["recorded_at"]),
-                ("Rationale", record["rationale"]),
-            ]
-        ),
-    ]
-    override = (evidence.get("request") or {}).get("override_by")
-    if override:
-        parts.append(
-            f"<p class='fail'>Failed gates "
-            f"{_e(', '.join((evidence.get('request') or {}).get('override_gates') or []))} were "
-            f"overridden by {_e(override)} (audit record "
-            f"{_e((evidence.get('request') or {}).get('override_seq'))}).</p>"
-        )
-    parts += [
-        "<h2>Model inventory entry</h2>",
-        _inventory(version) if version else "<p class='na'>Not about a model version.</p>",
-        "<h2>Evidence: gate checks</h2>",
+        _decision(record),
+        _override(evidence),
+        "<h2>Gate checks at the time of the decision</h2>",
         _gates(evidence),
-        "<h2>Evidence: validation metrics</h2>",
+        "<h2>Monitoring at the time of the decision</h2>",
+        _monitoring(evidence),
+        "<h2>Live performance (labelled traffic, same window)</h2>",
+        _performance(evidence),
+        "<h2>Live traffic</h2>",
+        _traffic(evidence),
+        "<h2>Drift against the champion's traffic</h2>",
+        _drift(evidence),
+        "<h2>Validation metrics (holdout)</h2>",
         _metrics(evidence),
-        "<h2>Evidence: fairness (holdout)</h2>",
+        "<h2>Fairness at validation (holdout)</h2>",
         _table(
             ["Metric", "Value"],
             [[k, v] for k, v in sorted((evidence.get("fairness") or {}).items())],
         )
         if evidence.get("fairness")
         else "<p class='na'>No fairness figures in this record.</p>",
-        "<h2>Evidence: drift</h2>",
-        _drift(evidence),
-        "<h2>Evidence: live traffic</h2>",
-        _traffic(evidence),
-        "<h2>Evidence: live performance (labelled traffic, same window)</h2>",
-        _performance(evidence),
+        "<h2>Model inventory entry</h2>",
+        _inventory(version, record["to_status"] or record["from_status"])
+        if version
+        else "<p class='na'>Not about a model version.</p>",
         "<h2>Related audit records</h2>",
-        _table(
-            ["Seq", "When", "Who", "Action", "Version", "Rationale"],
-            [
-                [
-                    r["seq"],
-                    r["recorded_at"],
-                    f"{r['actor']} ({r['actor_role']})",
-                    r["action"],
-                    r["model_version"],
-                    r["rationale"],
-                ]
-                for r in related
-            ],
-        )
-        if related
-        else "<p class='na'>None.</p>",
+        _related(related),
         "<h2>Chain of custody</h2>",
         _kv(
             [
@@ -297,9 +364,8 @@ def build_report(store: Store, seq: int) -> bytes:
             mono=("Previous hash", "Record hash"),
         ),
         chain_line,
-        "<h2>Full evidence snapshot (as recorded)</h2>",
-        f"<pre class='mono' style='white-space:pre-wrap'>"
-        f"{html.escape(json.dumps(evidence, indent=2, sort_keys=True, default=str))}</pre>",
+        "<h2>Attachment: the evidence as recorded</h2>",
+        _attachment(seq, evidence),
         "</body></html>",
     ]
     return "".join(parts).encode("utf-8")

@@ -89,3 +89,11 @@ def row(result: GateResult | SavedGateResult) -> ChecklistRow:
 
 def checklist(report: GateReport) -> tuple[ChecklistRow, ...]:
     return tuple(row(r) for r in report.results)
+
+
+def label(gate: str) -> str:
+    """A gate's name in words from its stored id ('drift_psi' -> its label)."""
+    try:
+        return SPECS[Gate(gate)].label
+    except ValueError:  # a gate retired since it was stored
+        return gate.replace("_", " ").capitalize()

@@ -6,10 +6,12 @@ import pytest
 
 from tests.app.helpers import default_selection, run_page, texts
 from vigil.core.monitor.fairness.report import fairness_report
+from vigil.core.monitor.fairness.results import GroupStatus
 from vigil.core.store.connection import Store
+from vigil.core.views.monitoring_status import fairness_status
 from vigil.pages.text import plain
 
-# The sidebar's default: the champion's last 30 days of traffic, weekly windows.
+# The sidebar's default: every day of the champion's traffic, weekly windows.
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +19,29 @@ def expected(demo_store: Store):
     return fairness_report(demo_store, default_selection(demo_store), granularity="week")
 
 
+def test_the_page_opens_on_the_worst_attribute_with_the_overviews_line(
+    demo_store: Store, expected
+) -> None:
+    at = run_page(demo_store, "fairness", user="vic")
+    assert not at.exception
+    ratios = {
+        a.name: min(
+            g.ratio_to_most_favoured
+            for g in a.groups
+            if g.status is not GroupStatus.TOO_SMALL and g.ratio_to_most_favoured is not None
+        )
+        for a in expected.attributes
+    }
+    assert at.radio(key="fairness_attribute").value == min(ratios, key=ratios.__getitem__)
+    line = fairness_status(demo_store, default_selection(demo_store))  # the Overview's line
+    assert (
+        next(e.value for e in at.error) == f"**Act** · {plain(f'{line.headline}. {line.detail}')}"
+    )
+
+
 def test_viewer_sees_groups_verdicts_and_charts(demo_store: Store, expected) -> None:
     at = run_page(demo_store, "fairness", user="vic")
+    at.radio(key="fairness_attribute").set_value("sex").run()
     assert not at.exception
     assert at.title[0].value == "Fairness"
     sex = expected.attribute("sex")
@@ -43,7 +66,7 @@ def test_switching_to_age_shows_the_failing_band(demo_store: Store, expected) ->
     age = expected.attribute("age")
     assert list(at.dataframe[0].value["Group"]) == [g.group for g in age.groups]
     failing = [line for line in age.statements if "below the 0.8 rule" in line]
-    assert failing and [e.value for e in at.error] == [plain(line) for line in failing]
+    assert failing and [e.value for e in at.error][1:] == [plain(line) for line in failing]
     at.selectbox(key="fairness_metric").set_value("fpr").run()
     assert not at.exception
 

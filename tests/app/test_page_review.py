@@ -142,7 +142,7 @@ def test_override_approve_and_roll_back_through_the_dialogs(demo_copy: Store) ->
     admin.run()
     click(admin, "Confirm")
     assert admin.success[0].value == (
-        "Override of Fairness on live traffic (four-fifths rule), Drift vs production traffic "
+        "Override of Fairness on live traffic (four-fifths rule), Drift against production traffic "
         "(max PSI), Robustness on live traffic (decision flips), Declared monotonic relations on "
         "live traffic, No open critical alert on the candidate recorded for credit-risk 1.1; "
         "another approver may now approve it."

@@ -13,6 +13,9 @@ from tests.app.helpers import default_selection, pick_dates, run_page, texts
 from vigil.core.monitor.drift.report import drift_report
 from vigil.core.monitor.selection import Selection
 from vigil.core.store.connection import Store
+from vigil.core.verdicts import Level
+from vigil.core.views.monitoring_status import drift_line
+from vigil.pages.text import plain
 
 PRESET = "vigil_preset_credit-risk_1.0"
 
@@ -90,7 +93,11 @@ def test_drift_below_the_dataset_share_is_watch_never_green(home: Store) -> None
     report = drift_report(home, default_selection(home), granularity="week")
     dataset = report.overall.dataset
     assert dataset.drifted_count > 0 and not dataset.drifted
-    assert [w.value for w in at.warning][:1] == [f"**Watch** · Whole range: {dataset.sentence()}"]
+    line = drift_line(report)  # the Overview's line: the newest window with a verdict
+    assert line.level is Level.WATCH
+    banner = f"**Watch** · {plain(f'{line.headline}. {line.detail}')}"
+    assert [w.value for w in at.warning][:1] == [banner]
+    assert f"Whole range: {dataset.sentence()}" in texts(at)
     assert not at.success
 
 

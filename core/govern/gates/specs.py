@@ -90,7 +90,7 @@ GATES: tuple[GateSpec, ...] = (
     ),
     GateSpec(
         Gate.DRIFT_PSI,
-        "Drift vs production traffic (max PSI)",
+        "Drift against production traffic (max PSI)",
         "Maximum population stability index of any feature, candidate reference vs the "
         "champion's last 30 days of traffic (0.1 minor, 0.25 major shift).",
         PSI_MAJOR_SHIFT,

@@ -133,7 +133,7 @@ def test_analyst_may_request_but_not_decide(demo_copy: Store) -> None:
     assert report.failed == ("fairness_live", "drift_psi", "robustness", "monotonic", "open_alerts")
     assert outcome.message == (
         "Promotion of credit-risk 1.1 requested (request #2); failed gates: Fairness on live "
-        "traffic (four-fifths rule), Drift vs "
+        "traffic (four-fifths rule), Drift against "
         "production traffic (max PSI), Robustness on live traffic (decision flips), Declared "
         "monotonic relations on live traffic, No open critical alert on the candidate."
     )
@@ -222,7 +222,7 @@ def test_failed_gate_blocks_approval(demo_copy: Store) -> None:
         "Gate check failed — Fairness on live traffic (four-fifths rule): On 7,"
     )
     assert (
-        f"; Drift vs production traffic (max PSI): max PSI {worst.psi:.3f} (credit_amount)"
+        f"; Drift against production traffic (max PSI): max PSI {worst.psi:.3f} (credit_amount)"
         in decision.reason
     )
     assert ".." not in decision.reason
@@ -251,7 +251,7 @@ def test_override_then_approve_promotes_and_archives(demo_copy: Store) -> None:
     decision = rules.can_approve(demo_copy, RITA, MODEL, "1.1")
     assert decision.allowed
     assert decision.reason == (
-        "Failed gates (Fairness on live traffic (four-fifths rule), Drift vs production "
+        "Failed gates (Fairness on live traffic (four-fifths rule), Drift against production "
         "traffic (max PSI), Robustness on live traffic "
         "(decision flips), Declared monotonic relations on live traffic, No open critical alert "
         f"on the candidate) were overridden by adam (audit record {override.audit_seqs[0]})."
@@ -350,7 +350,7 @@ def test_override_covers_only_the_gates_failing_then(demo_copy: Store) -> None:
     decision = rules.can_approve(demo_copy, RITA, MODEL, "1.1")
     assert decision.blocked == "gates"
     assert "Artifact hash intact" in decision.reason
-    assert "Drift vs production traffic" not in decision.reason
+    assert "Drift against production traffic" not in decision.reason
 
 
 def test_approval_without_failed_gates_needs_no_override(demo_copy: Store) -> None:

@@ -41,7 +41,9 @@ def test_report_of_an_approval(demo_copy: Store) -> None:
     text = "".join(page.text)
     assert "script" not in page.tags  # the rationale is text, never markup
     assert EVIL in text  # ... and shown exactly as written
-    assert f"Sign-off: approve credit-risk 1.1 (audit record {seq})" in text
+    assert f"Sign-off: Promotion approved, credit-risk 1.1 (audit record {seq})" in text
+    assert text.index("Decision") < text.index("Gate checks at the time of the decision")
+    assert "drift_psi" not in text.split("Attachment")[0]  # gate ids only in the JSON
     with demo_copy.connect() as con:
         record = audit.get_record(con, seq)
     assert record["hash"] == outcome.decision_hash
@@ -52,12 +54,14 @@ def test_report_of_an_approval(demo_copy: Store) -> None:
         "Retail Credit Analytics",  # inventory: owner
         "Pre-screening of retail loan applications",  # intended use
         "2027-05-01",  # next review date
-        "Drift vs production traffic (max PSI)",
-        "FAIL",
+        "Drift against production traffic (max PSI)",
+        "Fail",
         "overridden by adam",
         "credit_amount",
         f"Chain intact: {record['seq'] + 2} records verified",  # approve, archive, promote
-        "promote",  # related records of the same decision
+        "Put live as champion",  # related records of the same decision
+        "Monitoring at the time of the decision",
+        "Status after this record",
     ):
         assert expected in text, expected
 

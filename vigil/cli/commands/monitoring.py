@@ -1,4 +1,5 @@
-"""Commands: performance (realised performance per window) and service (service health)."""
+"""Commands: status (the Overview's verdicts), performance (realised performance per window)
+and service (service health)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from vigil.core.monitor.performance.report import performance_report
 from vigil.core.monitor.performance.results import WindowPerformance
 from vigil.core.monitor.selection import Selection, data_range
 from vigil.core.monitor.service import ServiceWindow, service_report
+from vigil.core.monitor.windows import parse_granularity
 from vigil.core.registry import versions as registry
 from vigil.core.store.connection import Store
+from vigil.core.verdicts import Level
+from vigil.core.views.status import overview_lines
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -164,7 +168,47 @@ def cmd_service(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
+def _status_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", help="default: the champion, else the latest version")
+    p.add_argument("--start", type=dt.date.fromisoformat, help="first day (UTC)")
+    p.add_argument("--end", type=dt.date.fromisoformat, help="last day, inclusive (UTC)")
+    p.add_argument(
+        "--granularity",
+        default="week",
+        help="day, week, month, or a number N for windows of N predictions (default: week)",
+    )
+    add_segment_argument(p)
+    add_json_argument(p)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """The Overview's lines for a selection: the same verdicts and numbers as the page. Exits
+    3 when any line says Act, so a pipeline can stop on it."""
+    st = store()
+    selection = build_selection(st, args)
+    granularity = parse_granularity(args.granularity)
+    lines = overview_lines(st, args.model, selection, granularity)
+    if args.json:
+        print_results(
+            {
+                "model_name": selection.model_name,
+                "model_version": selection.model_version,
+                "start": selection.start,
+                "end": selection.end,
+                "granularity": granularity,
+                "segment": None if selection.segment is None else selection.segment.label(),
+                "lines": list(lines),
+            }
+        )
+    else:
+        for line in lines:
+            print(f"{line.area:<14}{line.level.word:<11}{line.headline}")
+    return Exit.FAILED if any(line.level is Level.ACT for line in lines) else Exit.OK
+
+
 COMMANDS = (
+    Command("status", "where each area stands, as on the Overview", _status_arguments, cmd_status),
     Command("performance", "realised performance per window", _arguments, cmd_performance),
     Command("service", "service health per window", _arguments, cmd_service),
 )
