@@ -10,10 +10,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from vigil.app.cache import cached
 from vigil.app.charts import layout
+from vigil.app.context import PageContext
 from vigil.app.ui import day
+from vigil.core.errors import VigilError
+from vigil.core.govern import actions, rules
 from vigil.core.govern.gates.live import LiveComparison, MetricComparison, describe
 from vigil.core.stats.comparison import ComparisonVerdict
+from vigil.core.views.challenger import challenger_view
 
 VERDICT_WORDS = {
     ComparisonVerdict.PASS: "not worse beyond the margin",
@@ -116,3 +121,40 @@ def draw(live: LiveComparison) -> None:
     figure = _chart(live)
     if figure is not None:
         st.plotly_chart(figure, width="stretch")
+
+
+def _request(ctx: PageContext, model: str, candidate: str, evidence: str) -> None:
+    """Request promotion of the challenger with the comparison as the rationale's start."""
+    decision = rules.can_request_promotion(ctx.store, ctx.user, model, candidate)
+    if not decision.allowed:
+        st.caption(f"Request promotion of {candidate}: {decision.reason}")
+        return
+    with st.form("challenger_request"):
+        rationale = st.text_area(
+            f"Rationale for promoting {candidate}",
+            value=f"Live comparison with the champion: {evidence}",
+            key="challenger_rationale",
+            help="Goes into the audit record with the gates' results. Add what you checked.",
+        )
+        if not st.form_submit_button(f"Request promotion of {candidate}"):
+            return
+    try:
+        outcome, _ = actions.request_promotion(ctx.store, ctx.user, model, candidate, rationale)
+    except VigilError as err:
+        st.error(str(err))
+        return
+    st.success(f"{outcome.message} Reviewers see it on the Review page.")
+
+
+def section(ctx: PageContext) -> None:
+    """The Performance page's champion-vs-challenger section, fed by live (shadow, canary or
+    A/B) traffic: the live challenger gate's own comparison, so page and gate agree."""
+    assert ctx.model_name is not None and ctx.version is not None
+    st.subheader("Champion against challenger on live traffic")
+    view = cached(challenger_view, ctx.store, ctx.model_name, ctx.version.model_version)
+    if view.live is None:
+        st.info(view.summary)
+        return
+    draw(view.live)
+    if view.candidate is not None and view.candidate != view.champion:
+        _request(ctx, ctx.model_name, view.candidate, view.summary)

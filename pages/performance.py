@@ -28,6 +28,7 @@ from vigil.core.monitor.performance.results import (
 )
 from vigil.core.monitor.windows import unit_words
 from vigil.core.views.monitoring_status import performance_line
+from vigil.pages import challenger
 from vigil.pages.performance_sections import calibration_section, concept_drift_section
 
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0}
@@ -252,6 +253,7 @@ def render(ctx: PageContext) -> None:
         )
     if report.task == BINARY:
         _binary_sections(ctx, report, metric)
+    challenger.section(ctx)
 
 
 def _notes(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.app.helpers import default_selection, run_page, texts
+from vigil.core.govern.gates.live import describe
 from vigil.core.monitor import estimation
 from vigil.core.monitor.performance.report import performance_report
 from vigil.core.store.connection import Store
+from vigil.core.views.challenger import challenger_view
 
 # The sidebar's default range: the last 30 days of the version's traffic, weekly windows.
 
@@ -50,3 +52,20 @@ def test_metric_choice_and_concept_drift_section(demo_store: Store) -> None:
     assert concept["window"].iloc[0] == f"{monday:%Y-%m-%d}"
     assert {"verdict", "ECE", "input drift"} <= set(concept.columns)
     assert "Calibration and confusion matrix (whole range)" in [s.value for s in at.subheader]
+
+
+def test_champion_against_challenger_is_the_live_gates_comparison(demo_store: Store) -> None:
+    at = run_page(demo_store, "performance", user="dana")
+    assert not at.exception, at.exception
+    assert "Champion against challenger on live traffic" in [s.value for s in at.subheader]
+    view = challenger_view(demo_store, "credit-risk", "1.0")  # the champion is picked
+    assert view.live is not None and view.candidate == "1.1"
+    table = at.table[-1].value.set_index("metric")
+    for m in view.live.metrics:
+        c = m.decision.comparison
+        assert c is not None
+        assert table.loc[m.label, "candidate 1.1"] == f"{c.candidate:.3f}"
+        assert table.loc[m.label, "champion 1.0"] == f"{c.champion:.3f}"
+    assert describe(view.live) in texts(at)
+    # 1.1 already awaits approval: no second request, and the page says why
+    assert any("Request promotion of 1.1:" in c.value for c in at.caption)
