@@ -119,18 +119,21 @@ class ControlLoop:
         except (StoreError, duckdb.Error) as err:
             log.warning("cannot read the store, serving the last published state: %s", err)
 
-    def ingest_once(self) -> None:
+    def ingest_once(self) -> bool:
+        """One round; True when closed spool files still wait (a round takes a bounded batch
+        per model), so the next round starts at once instead of after the interval."""
         if not self._store_is_there():
-            return
+            return False
         try:
             results = ingester.ingest_spool(self.store)
         except StoreBusyError:
-            return
+            return False
         except VigilError as err:
             log.error("spool ingest failed (will retry): %s", err)
-            return
+            return False
         self._pending_alerts.update(r.model_name for r in results if r.stored)
         self._refresh_alerts()
+        return ingester.backlog(self.store)
 
     def _refresh_alerts(self) -> None:
         """Re-evaluate alert rules of models that got traffic, at most once per ALERTS_EVERY_S
@@ -148,10 +151,12 @@ class ControlLoop:
             self._alerted[model] = now
             self._pending_alerts.discard(model)
 
-    def _loop(self, step: Callable[[], None], interval_s: float) -> None:
+    def _loop(self, step: Callable[[], bool | None], interval_s: float) -> None:
+        """`step` every `interval_s`, and again at once while it says more work waits."""
         while not self._stop.wait(interval_s):
             try:
-                step()
+                while step() and not self._stop.is_set():
+                    pass
             except Exception:  # the loop must outlive any one failure
                 log.exception("gateway control step failed")
 

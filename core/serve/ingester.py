@@ -158,6 +158,19 @@ def _ingest_metrics(store: Store, stream: Path) -> int:
     return count
 
 
+def backlog(store: Store) -> bool:
+    """Do closed spool files (or merged batches) still wait for an ingest round?"""
+    root = spool_dir(store)
+    if not root.is_dir():
+        return False
+    return any(
+        next(folder.glob(f"*{CLOSED_SUFFIX}"), None) is not None
+        for stream in root.iterdir()
+        if stream.is_dir()
+        for folder in (stream, stream / READY)
+    )
+
+
 def ingest_spool(store: Store) -> list[SpoolIngest]:
     """Ingest everything the workers closed (and what dead workers left open)."""
     root = spool_dir(store)

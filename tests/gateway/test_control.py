@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.gateway.helpers import key, rows
-from vigil.core.serve import control, snapshot
+from vigil.core.serve import control, ingester, snapshot
 from vigil.core.store import locks
 from vigil.core.store.connection import Store
 from vigil.gateway.app import create_app
@@ -96,3 +96,49 @@ def test_a_nested_background_unit_does_not_wait(served: Store) -> None:
     ):
         nested = time.monotonic()
     assert nested < stopped[0]
+
+
+def _stored(store: Store) -> int:
+    with store.connect() as con:
+        (table,) = con.execute("SELECT log_table FROM models WHERE model_name = 'toy'").fetchone()
+        return int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+
+
+def test_a_backlog_is_ingested_round_after_round(
+    served: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(control, "refresh_after_ingest", lambda store, model: None)
+    token = key(served)
+    snapshot.publish(served)
+    before = _stored(served)
+    for _ in range(3):  # three closed spool files
+        with TestClient(create_app(served.home)) as client:
+            client.post(
+                "/v1/models/toy/predict", json={"instances": rows(2)}, headers={"X-API-Key": token}
+            )
+    monkeypatch.setattr(ingester, "MAX_BATCH_BYTES", 1)  # one file per model and round
+    loop = control.ControlLoop(served, 0.1)
+    assert ingester.backlog(served)
+    rounds = [loop.ingest_once() for _ in range(3)]
+    assert rounds == [True, True, False]  # it says when more waits, and when nothing does
+    assert not ingester.backlog(served)
+    assert _stored(served) == before + 6
+
+
+def test_the_loop_runs_again_at_once_while_work_waits(served: Store) -> None:
+    loop = control.ControlLoop(served, 0.3, roles=())
+    answers, calls = [True, True, False, False], []
+
+    def step() -> bool:
+        calls.append(time.monotonic())
+        return answers[len(calls) - 1] if len(calls) <= len(answers) else False
+
+    thread = threading.Thread(target=loop._loop, args=(step, 0.3))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while len(calls) < 4 and time.monotonic() < deadline:  # two rounds
+        time.sleep(0.05)
+    loop._stop.set()
+    thread.join()
+    assert calls[2] - calls[0] < 0.2  # three steps in a row while they said more waits
+    assert calls[3] - calls[2] >= 0.25  # then the interval (0.3 s)
