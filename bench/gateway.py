@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,6 +42,7 @@ from vigil.core.registry.versions import register_version
 from vigil.core.store.connection import Store
 
 HERE = Path(__file__).resolve().parent
+VERSION = re.compile(rb'"version":\s*"([^"]*)"')  # both servers answer it near the start
 ADMIN = auth.User("bench-admin", "admin")
 LAUNCH = (
     "import sys; from vigil.core.store.connection import Store; "
@@ -217,6 +219,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+def answered_version(body: bytes) -> str | None:
+    """The version a response body names (the gateway writes compact JSON, FastAPI too)."""
+    found = VERSION.search(body)
+    return found.group(1).decode() if found else None
+
+
 def swap_gateway(
     store: Store, port: int, token: str, instance: dict[str, Any]
 ) -> tuple[float, int]:
@@ -233,8 +241,10 @@ def swap_gateway(
     committed: list[float] = []
     asyncio.run(drive())
     stale = [sent for sent, _, code, body in results
-             if sent > committed[0] and code == 200 and b'"version": "1.1"' not in body]  # fmt: skip
+             if sent > committed[0] and code == 200 and answered_version(body) != "1.1"]  # fmt: skip
     errors = sum(1 for _, _, code, _ in results if code != 200)
+    if not any(answered_version(body) == "1.1" for _, _, code, body in results if code == 200):
+        return float("nan"), errors  # never swapped within the load's 4 s after the commit
     return (max(stale, default=committed[0]) - committed[0]), errors
 
 
@@ -261,7 +271,7 @@ def swap_baseline(
     asyncio.run(drive())
     stop(restarted[0])
     first_new = min((s + lat for s, lat, code, body in results
-                     if code == 200 and b'"version":"1.1"' in body), default=float("nan"))  # fmt: skip
+                     if code == 200 and answered_version(body) == "1.1"), default=float("nan"))  # fmt: skip
     return first_new - began[0], sum(1 for _, _, code, _ in results if code != 200)
 
 
