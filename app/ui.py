@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
 
@@ -36,9 +37,12 @@ STATUS_COLOURS = {
 # Every chart's layout. Its template, plotly_white, is Plotly's default instead (see
 # use_chart_template): a template named in a layout is validated again for each figure,
 # measured at half the time of a rerun of the Drift or Performance page.
-CHART_TEMPLATE = "plotly_white"
+# plotly_white with every title pinned to the top left, on its own line: the legend sits
+# just above the plot area (PLOT_LAYOUT), so the two never overlap.
+TITLE_TEMPLATE = "vigil_titles"
+CHART_TEMPLATE = f"plotly_white+{TITLE_TEMPLATE}"
 PLOT_LAYOUT: dict[str, Any] = {
-    "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+    "margin": {"l": 10, "r": 10, "t": 90, "b": 10},
     "hovermode": "x unified",
     "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
 }
@@ -47,6 +51,10 @@ PLOT_LAYOUT: dict[str, Any] = {
 def use_chart_template() -> None:
     """Make CHART_TEMPLATE Plotly's default (Streamlit sets its own when it loads): figures
     then get it once, when built, and their specification is the same as with it named."""
+    if TITLE_TEMPLATE not in pio.templates:
+        pio.templates[TITLE_TEMPLATE] = go.layout.Template(
+            layout={"title": {"x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"}}
+        )
     if pio.templates.default != CHART_TEMPLATE:  # setting it costs ~50 ms, reading nothing
         pio.templates.default = CHART_TEMPLATE
 

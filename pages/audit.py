@@ -18,6 +18,7 @@ from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
 from vigil.core.govern import audit, audit_report, signoff
 from vigil.core.govern.checkpoints import CheckpointState
+from vigil.core.views import words
 
 PAGE = PageSpec(title="Audit", icon=":material/receipt_long:", url_path="audit", needs_model=False)
 ALL = "All"
@@ -71,7 +72,14 @@ def _filters(ctx: PageContext) -> audit.AuditFilter:
         (("model_name", "Model"), ("action", "Action"), ("actor", "Actor")),
         strict=True,
     ):
-        value = column.selectbox(label, [ALL, *options[field]], key=f"audit_{field}")
+        value = column.selectbox(
+            label,
+            [ALL, *options[field]],
+            format_func=(lambda a: a if a == ALL else words.action(a))
+            if field == "action"
+            else str,
+            key=f"audit_{field}",
+        )
         picked[field] = None if value == ALL else value
     days = columns[3].date_input("Dates (UTC)", value=[], key="audit_dates")
     start = end = None
@@ -89,12 +97,13 @@ def _table(records: list[dict[str, Any]]) -> None:
                 "seq": r["seq"],
                 "when": when(r["recorded_at"]),
                 "who": f"{r['actor']} ({r['actor_role']})",
-                "action": r["action"] + (" ⚠ override" if r["action"] == "override_gates" else ""),
-                "model": r["model_name"],
-                "version": r["model_version"],
-                "status": f"{r['from_status'] or '—'} → {r['to_status'] or '—'}",
+                "action": words.action(r["action"])
+                + (" ⚠" if r["action"] == "override_gates" else ""),
+                "model": r["model_name"] or "—",
+                "version": r["model_version"] or "—",
+                "status": f"{words.status(r['from_status'])} → {words.status(r['to_status'])}",
                 "alias": r["alias"] or "",
-                "rationale": r["rationale"],
+                "rationale": r["rationale"] or "—",
                 "hash": r["hash"][:16] + "…",
             }
             for r in reversed(records)  # newest first; exports keep chain order
@@ -106,7 +115,8 @@ def _table(records: list[dict[str, Any]]) -> None:
 def _details(ctx: PageContext, records: list[dict[str, Any]]) -> None:
     st.subheader("Record details and sign-off report")
     labels = {
-        r["seq"]: f"#{r['seq']} {r['action']} {r['model_name'] or ''} {r['model_version'] or ''} "
+        r["seq"]: f"#{r['seq']} {words.action(r['action'])}, {r['model_name'] or ''} "
+        f"{r['model_version'] or ''} "
         f"by {r['actor']}"
         for r in reversed(records)
     }
@@ -115,7 +125,7 @@ def _details(ctx: PageContext, records: list[dict[str, Any]]) -> None:
         return
     record = next(r for r in records if r["seq"] == seq)
     st.text(
-        f"{record['action']} by {record['actor']} ({record['actor_role']}), "
+        f"{words.action(record['action'])} by {record['actor']} ({record['actor_role']}), "
         f"{when(record['recorded_at'])}\n"
         f"Rationale: {record['rationale']}\n"
         f"Hash:      {record['hash']}\n"
@@ -137,7 +147,8 @@ def render(ctx: PageContext) -> None:
     _chain(ctx)
     flt = _filters(ctx)
     records = audit.search(ctx.store, flt)
-    st.caption(f"{len(records)} records match. Times are UTC.")
+    n = len(records)
+    st.caption(f"{n} record{' matches' if n == 1 else 's match'}. Times are UTC.")
     if not records:
         st.info("No audit record matches these filters.")
         return

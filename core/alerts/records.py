@@ -80,11 +80,11 @@ class Alert:
         return self.state().active
 
     def describe(self) -> str:
-        """E.g. 'Accuracy 0.61 < 0.66 in the week from 2026-10-12 (credit-risk 1.0)'."""
+        """E.g. 'Accuracy 0.61 < 0.66 in the week from 12 Oct 2026 (credit-risk 1.0)'."""
         detail = f"; {self.detail}" if self.detail else ""
         return (
             f"{label(self.metric)} {self.value:.4g} {self.comparison} {self.threshold:.4g} in the "
-            f"{self.granularity} from {self.window_start:%Y-%m-%d} ({self.model_name} "
+            f"{self.granularity} from {self.window_start.day} {self.window_start:%b %Y} ({self.model_name} "
             f"{self.model_version}{detail})"
         )
 

@@ -115,11 +115,18 @@ def drift_line(report: DriftReport) -> AreaStatus:
     ever = sorted(
         {c.feature for w in report.windows for c in w.features if c.drifted}
     )  # the heat map's red rows
-    detail = (
-        f"{d.sentence()} In at least one of the {len(report.windows)} {unit}s: {len(ever)} "
-        f"features ({', '.join(ever)})."
+    relation = "above" if d.drifted else "not above"
+    share = (
+        f"That is {d.share * 100:.0f} % of the features, {relation} the "
+        f"{d.threshold * 100:.0f} % dataset threshold. "
+        if d.share is not None
+        else ""
+    )
+    detail = share + (
+        f"In at least one of the {len(report.windows)} {unit}s: {len(ever)} features "
+        f"({', '.join(ever)})."
         if ever
-        else f"{d.sentence()} No feature drifted in any of the {len(report.windows)} {unit}s."
+        else f"No feature drifted in any of the {len(report.windows)} {unit}s."
     )
     level = Level.WATCH if d.level is Level.OK and prediction else d.level
     return AreaStatus("Drift", level, headline, detail, "drift", float(len(drifted)))

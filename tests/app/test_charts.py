@@ -26,6 +26,7 @@ def _bars(layout: dict[str, object]) -> go.Figure:
 def test_figures_are_the_same_as_with_the_template_named() -> None:
     before = pio.templates.default
     try:
+        use_chart_template()  # registers the title template the name refers to
         named = _spec(_bars({**PLOT_LAYOUT, "template": CHART_TEMPLATE}))
         pio.templates.default = "streamlit"
         assert _spec(_bars(PLOT_LAYOUT)) != named  # the attack: without the default it differs

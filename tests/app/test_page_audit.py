@@ -40,8 +40,8 @@ def test_chain_intact_and_filters(demo_store: Store) -> None:
     assert list(log_table(at)["seq"]) == list(range(n, 0, -1))  # newest first
     at.selectbox(key="audit_actor").set_value("adam")
     at.run()
-    assert list(log_table(at)["action"]) == ["import_deployment"]
-    assert "1 records match. Times are UTC." in [c.value for c in at.caption]
+    assert list(log_table(at)["action"]) == ["Deployment history imported"]
+    assert "1 record matches. Times are UTC." in [c.value for c in at.caption]
     labels = [d.label for d in at.get("download_button")]
     assert labels == ["Export CSV", "Export JSON", "Download sign-off report (HTML)"]
     assert not [b for b in at.button if b.label != "Sign out"]

@@ -29,7 +29,7 @@ from vigil.core.store.connection import Store
 class InputDriftSource(StrEnum):
     """Whether a window's input drift verdict was known (from the drift report) or not."""
 
-    DRIFT_REPORT = "core.drift"
+    DRIFT_REPORT = "from the drift report"
     UNKNOWN = "input drift unknown"
 
 
