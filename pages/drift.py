@@ -284,7 +284,7 @@ def _prediction(report: DriftReport) -> None:
 
 
 def _multivariate(report: DriftReport) -> None:
-    st.subheader("Drift no single feature shows")
+    st.subheader("Can a model tell current rows from reference rows? (all features together)")
     mv = report.multivariate
     if mv is None:
         return
