@@ -34,20 +34,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "bench-password-1"
-PAGES = (
-    "Overview",
-    "Drift",
-    "Performance",
-    "Service",
-    "Alerts",
-    "Fairness",
-    "Explanations",
-    "Registry",
-    "Review",
-    "Audit",
-    "Data",
-    "Users",
-)
+sys.path.insert(0, str(ROOT))
+from vigil.app.navigation import SECTIONS  # noqa: E402  (every page, in the menu's order)
+
+PAGES = tuple(module.PAGE.title for section in SECTIONS for module in section.pages)
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
