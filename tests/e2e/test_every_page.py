@@ -3,17 +3,19 @@ draws without an error, shows no internal name (module paths, gate or action ids
 `None`, microsecond ISO times, DuckDB function names), and leaves a full-page screenshot
 under test-artifacts/screenshots/ (`page-<path>.png`) for a person to look at. Each page's
 second visit is timed and written to test-artifacts/page-timings.json (bench/README.md
-reads the figures; nothing asserts on them)."""
+reads the figures; nothing asserts on them). The server's log holds no deprecation warning
+and no traceback afterwards."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, screenshot, sign_in
+from tests.e2e.conftest import HOMES, ROOT, screenshot, sign_in
 from vigil.app.navigation import SECTIONS
 from vigil.core.govern.gates.specs import Gate
 from vigil.core.views.words import ACTIONS
@@ -58,7 +60,7 @@ def _visible_text(page) -> str:
     return page.locator("[data-testid='stMainBlockContainer']").inner_text()
 
 
-def test_every_page_reads_cleanly_at_1440_px(page) -> None:
+def test_every_page_reads_cleanly_at_1440_px(page, server: str) -> None:
     sign_in(page, "adam")
     timings: dict[str, dict[str, float]] = {}
     problems: list[str] = []
@@ -80,4 +82,10 @@ def test_every_page_reads_cleanly_at_1440_px(page) -> None:
     out = ROOT / "test-artifacts" / "page-timings.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(timings, indent=2))
+    log = (Path(HOMES[server]) / "server.log").read_text()
+    problems += [
+        f"server log: {line}"
+        for line in log.splitlines()
+        if re.search(r"deprecat|Traceback|Exception", line, re.I)
+    ]
     assert not problems, "\n".join(problems)
