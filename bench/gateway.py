@@ -10,7 +10,11 @@ HTTP library, so more of the machine's two cores go to the server). The gateway 
 prediction to its fsync'd spool and ingests it into the store while being measured; the
 baseline appends one JSON line per prediction to a file inside the request. A hot swap is
 an approval committed to the store (the gateway must answer with the new version, no
-request failing); the baseline's is a restart with the new model file. Printed, not asserted.
+request failing); the baseline's is a restart with the new model file. Beside throughput, each
+server's CPU time per request (all of its processes: workers, publisher, ingester), which the
+machine's other load moves less than requests/s do; the gateway's ingester is niced, so rows it
+has not ingested by the end of a phase (reported at the end) cost it CPU later, not in the
+phase. Printed, not asserted.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_s: float  # CPU time of every process of the server (workers, control) in the phase
 
     @property
     def rps(self) -> float:
@@ -67,6 +72,11 @@ class Run:
     @property
     def rows_per_s(self) -> float:
         return self.rows / self.seconds
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """What a request costs the server whatever else runs on the machine."""
+        return 1000 * self.cpu_s / self.requests if self.requests else float("nan")
 
 
 def free_port() -> int:
@@ -166,18 +176,42 @@ def http_request(port: int, token: str | None, instances: list[dict[str, Any]]) 
     ).encode() + body
 
 
-def measure(port: int, request: bytes, rows: int, connections: int, seconds: float) -> Run:
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants (uvicorn workers, the control processes)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = task / "children"
+        for child in children.read_text().split() if children.exists() else []:
+            found += _tree(int(child))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of `pid` and its descendants so far (Linux /proc)."""
+    total = 0
+    for each in _tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    port: int, request: bytes, rows: int, connections: int, seconds: float, server: int
+) -> Run:
     asyncio.run(_load(port, request, connections, 1.0))  # warm-up
-    started = time.monotonic()
+    started, cpu = time.monotonic(), cpu_seconds(server)
     out = asyncio.run(_load(port, request, connections, seconds))
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, cpu_seconds(server) - cpu
     latencies = np.array([lat for _, lat, code, _ in out if code == 200]) * 1000
     ok = len(latencies)
     return Run(
         ok, ok * rows, elapsed,
         float(np.percentile(latencies, 50)) if ok else float("nan"),
         float(np.percentile(latencies, 99)) if ok else float("nan"),
-        sum(1 for _, _, code, _ in out if code != 200),
+        sum(1 for _, _, code, _ in out if code != 200), cpu,
     )  # fmt: skip
 
 
@@ -275,6 +309,16 @@ def swap_baseline(
     return first_new - began[0], sum(1 for _, _, code, _ in results if code != 200)
 
 
+def spooled_rows(home: Path) -> int:
+    """Prediction rows still in the gateway's spool (written, answered, not yet ingested)."""
+    rows = 0
+    for path in (home / "spool").rglob("*.jsonl*"):
+        if "_metrics" not in path.parts:
+            with open(path, "rb") as lines:
+                rows += sum(1 for _ in lines)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -287,29 +331,37 @@ def main() -> None:
         one, batch = instances[:1], instances[:1000]
         port = free_port()
         gateway = start_gateway(home, port, args.workers, "request")
-        strict = measure(port, http_request(port, token, one), 1, args.connections, args.seconds)
+        strict = measure(port, http_request(port, token, one), 1, args.connections, args.seconds,
+                         gateway.pid)  # fmt: skip
         stop(gateway)
         gateway = start_gateway(home, port, args.workers, "batch")
-        g_single = measure(port, http_request(port, token, one), 1, args.connections, args.seconds)
-        g_batch = measure(port, http_request(port, token, batch), 1000, 4, args.seconds)
+        g_single = measure(port, http_request(port, token, one), 1, args.connections,
+                           args.seconds, gateway.pid)  # fmt: skip
+        g_batch = measure(port, http_request(port, token, batch), 1000, 4, args.seconds,
+                          gateway.pid)  # fmt: skip
         g_swap = swap_gateway(store, port, token, one[0])
         stop(gateway)
         bport, log = free_port(), home / "baseline-log.jsonl"
         baseline = start_baseline(artifacts["1.0"], log, bport, "1.0")
-        b_single = measure(bport, http_request(bport, None, one), 1, args.connections, args.seconds)
-        b_batch = measure(bport, http_request(bport, None, batch), 1000, 4, args.seconds)
+        b_single = measure(bport, http_request(bport, None, one), 1, args.connections,
+                           args.seconds, baseline.pid)  # fmt: skip
+        b_batch = measure(bport, http_request(bport, None, batch), 1000, 4, args.seconds,
+                          baseline.pid)  # fmt: skip
         stop(baseline)
         b_swap = swap_baseline(artifacts, log, free_port(), one[0])
         with store.connect() as con:
-            logged = con.execute("SELECT count(*) FROM log_credit_risk").fetchone()
-    report(args, g_single, b_single, g_batch, b_batch, g_swap, b_swap, logged[0] if logged else 0)
+            found = con.execute("SELECT count(*) FROM log_credit_risk").fetchone()
+        logged = (found[0] if found else 0, spooled_rows(home))
+    report(args, g_single, b_single, g_batch, b_batch, g_swap, b_swap, logged)
     print(f"| single instance, fsync before each answer (VIGIL_GATEWAY_FSYNC=request): "
           f"requests/s {strict.rps:,.0f}, p99 {strict.p99_ms:.1f} ms, ratio "
-          f"{strict.rps / b_single.rps:.2f} |")  # fmt: skip
+          f"{strict.rps / b_single.rps:.2f}, server CPU {strict.cpu_ms_per_request:.2f} ms per "
+          "request |")  # fmt: skip
 
 
 def report(args: argparse.Namespace, g_single: Run, b_single: Run, g_batch: Run, b_batch: Run,
-           g_swap: tuple[float, int], b_swap: tuple[float, int], logged: int) -> None:  # fmt: skip
+           g_swap: tuple[float, int], b_swap: tuple[float, int],
+           logged: tuple[int, int]) -> None:  # fmt: skip
     load = os.getloadavg()[0]
     print(f"# gateway benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} "
           f"cores, load average {load:.1f}, {args.workers} worker(s), {args.seconds:.0f} s per "
@@ -320,16 +372,23 @@ def report(args: argparse.Namespace, g_single: Run, b_single: Run, g_batch: Run,
           f"{g_single.rps / b_single.rps:.2f} |")  # fmt: skip
     print(f"| single instance: p50 / p99 ms | {g_single.p50_ms:.1f} / {g_single.p99_ms:.1f} | "
           f"{b_single.p50_ms:.1f} / {b_single.p99_ms:.1f} | {g_single.p99_ms / b_single.p99_ms:.2f} (p99) |")  # fmt: skip
+    print(f"| single instance: server CPU ms per request | {g_single.cpu_ms_per_request:.2f} | "
+          f"{b_single.cpu_ms_per_request:.2f} | "
+          f"{g_single.cpu_ms_per_request / b_single.cpu_ms_per_request:.2f} |")  # fmt: skip
     print(f"| batches of 1,000: rows/s | {g_batch.rows_per_s:,.0f} | {b_batch.rows_per_s:,.0f} | "
           f"{g_batch.rows_per_s / b_batch.rows_per_s:.2f} |")  # fmt: skip
     print(f"| batches of 1,000: p99 ms | {g_batch.p99_ms:.0f} | {b_batch.p99_ms:.0f} | "
           f"{g_batch.p99_ms / b_batch.p99_ms:.2f} |")  # fmt: skip
+    print(f"| batches of 1,000: server CPU ms per batch | {g_batch.cpu_ms_per_request:.0f} | "
+          f"{b_batch.cpu_ms_per_request:.0f} | "
+          f"{g_batch.cpu_ms_per_request / b_batch.cpu_ms_per_request:.2f} |")  # fmt: skip
     print(f"| hot swap: seconds to the new version | {g_swap[0]:.2f} | {b_swap[0]:.2f} (restart) | "
           f"{g_swap[0] / b_swap[0]:.2f} |")  # fmt: skip
     print(f"| hot swap: failed requests | {g_swap[1]} | {b_swap[1]} | |")
     print(f"| errors during throughput phases | {g_single.errors + g_batch.errors} | "
           f"{b_single.errors + b_batch.errors} | |")  # fmt: skip
-    print(f"gateway predictions ingested into the store by the end: {logged:,}")
+    print(f"gateway predictions in the store when it stopped: {logged[0]:,}; still in its spool "
+          f"(answered and logged, ingested at its next start): {logged[1]:,}")  # fmt: skip
 
 
 if __name__ == "__main__":
