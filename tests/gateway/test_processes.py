@@ -4,6 +4,7 @@
   fails or is dropped meanwhile;
 - the store busy (locked by another process) or gone: workers keep serving the last state;
 - kill -9 of a worker: every answered prediction still reaches the store;
+- SIGTERM: the gateway drains, ingests its spool and stops its control processes, then exits;
 - TLS with the certificate and key named by the settings.
 """
 
@@ -141,6 +142,30 @@ def test_kill_9_of_a_worker_loses_only_unanswered_requests(served: Store) -> Non
         time.sleep(1)
     assert answered - stored == set()
     assert not list((served.home / "spool").glob("*/*.open"))
+
+
+def test_sigterm_with_one_worker_stops_the_control_processes_after_a_last_ingest(
+    served: Store,
+) -> None:
+    """One uvicorn server raises SIGTERM again once it has drained; the gateway must still
+    stop its publisher and ingester itself, after they ingest what was answered."""
+    token = key(served)
+    with gateway(served.home, workers=1) as gw:
+        load = Load(gw.url, token, rows(2), clients=2)
+        with load.running():
+            time.sleep(1.5)
+        control = set(gw.worker_pids())  # one worker is in-process: children are control
+        assert len(control) >= 2
+        gw.process.send_signal(signal.SIGTERM)
+        assert gw.process.wait(timeout=60) == 0
+    left = [p for p in control if Path(f"/proc/{p}").exists()
+            and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"]  # fmt: skip
+    assert left == []
+    answered = {pid for _, _, status, _, ids in load.results if status == 200 for pid in ids}
+    assert len(answered) > 20
+    with served.connect() as con:  # stored before the gateway exited, not later
+        stored = {r[0] for r in con.execute("SELECT prediction_id FROM log_toy").fetchall()}
+    assert answered - stored == set()
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:

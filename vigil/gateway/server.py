@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from dataclasses import dataclass
+from types import FrameType
 
 import uvicorn
 
@@ -54,6 +56,13 @@ def first_publication(store: Store) -> snapshot.ServingState:
         return earlier
 
 
+def _after_uvicorn(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM once uvicorn has shut down. One uvicorn server handles SIGTERM itself (it
+    drains requests), then restores the handler it found and raises the signal again: the
+    default handler would end this process there, before `run` stops the control processes
+    (they were left running, orphaned, with the spool's last files not ingested)."""
+
+
 def run(store: Store, options: ServerOptions) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cert, key = tls_files()
@@ -77,6 +86,7 @@ def run(store: Store, options: ServerOptions) -> int:
     control = ControlProcess(store, poll)
     if options.control:
         control.start()
+    previous = signal.signal(signal.SIGTERM, _after_uvicorn)
     try:
         uvicorn.run(
             "vigil.gateway.app:create_app",
@@ -100,4 +110,5 @@ def run(store: Store, options: ServerOptions) -> int:
     finally:
         if options.control:
             control.stop()
+        signal.signal(signal.SIGTERM, previous)
     return 0
