@@ -33,6 +33,7 @@ from vigil.core.store.connection import Store
 log = logging.getLogger("vigil.gateway")
 PUBLISH_LOCK_TIMEOUT_S = 1.0
 ALERTS_EVERY_S = 60.0
+FINAL_INGEST_S = 20.0  # a stop ingests the spool's backlog for at most this long (serve: 45 s)
 YIELD_POLL_S = 0.02
 _depth = threading.local()
 
@@ -168,8 +169,10 @@ class ControlLoop:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
-        if final_ingest:
-            self.ingest_once()
+        if final_ingest:  # round after round: what is left waits for the next start
+            deadline = time.monotonic() + FINAL_INGEST_S
+            while self.ingest_once() and time.monotonic() < deadline:
+                pass
 
 
 def _control_main(home: str, poll_s: float, stop: Any, parent: int, role: str) -> None:

@@ -104,23 +104,37 @@ def _stored(store: Store) -> int:
         return int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
 
 
-def test_a_backlog_is_ingested_round_after_round(
-    served: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _three_spool_files(served: Store, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Three closed spool files of two predictions each, ingested one per round; returns the
+    rows stored before them."""
     monkeypatch.setattr(control, "refresh_after_ingest", lambda store, model: None)
     token = key(served)
     snapshot.publish(served)
     before = _stored(served)
-    for _ in range(3):  # three closed spool files
+    for _ in range(3):
         with TestClient(create_app(served.home)) as client:
             client.post(
                 "/v1/models/toy/predict", json={"instances": rows(2)}, headers={"X-API-Key": token}
             )
     monkeypatch.setattr(ingester, "MAX_BATCH_BYTES", 1)  # one file per model and round
+    return before
+
+
+def test_a_backlog_is_ingested_round_after_round(
+    served: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _three_spool_files(served, monkeypatch)
     loop = control.ControlLoop(served, 0.1)
     assert ingester.backlog(served)
     rounds = [loop.ingest_once() for _ in range(3)]
     assert rounds == [True, True, False]  # it says when more waits, and when nothing does
+    assert not ingester.backlog(served)
+    assert _stored(served) == before + 6
+
+
+def test_a_stop_ingests_the_whole_backlog(served: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _three_spool_files(served, monkeypatch)
+    control.ControlLoop(served, 0.1, roles=()).stop()
     assert not ingester.backlog(served)
     assert _stored(served) == before + 6
 
