@@ -63,7 +63,7 @@ def verdict_banner(level: Level, text: str) -> None:
     """A verdict drawn in its level's colour: red for Act, orange for Watch, green for OK.
     `text` may hold user text (feature names, group values): it is shown as typed."""
     draw = {Level.ACT: st.error, Level.WATCH: st.warning, Level.OK: st.success}.get(level, st.info)
-    draw(f"**{level.word}** · {plain(text)}")
+    draw(f"**{level.word}** · {plain(text[:1].upper() + text[1:])}")
 
 
 def status_badge(status: str, label: str) -> str:

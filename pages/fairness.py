@@ -55,6 +55,7 @@ def _interval(item: AttributeFairness, metric: str) -> str:
 
 
 def _group_table(groups: tuple[GroupMetrics, ...]) -> pd.DataFrame:
+    """Selection on every served prediction: what the four-fifths rule reads."""
     return pd.DataFrame(
         [
             {
@@ -68,14 +69,26 @@ def _group_table(groups: tuple[GroupMetrics, ...]) -> pd.DataFrame:
                     else ""
                 ),
                 "Ratio to most favoured": g.ratio_to_most_favoured,
+                "Status": g.status.replace("_", " "),
+            }
+            for g in groups
+        ]
+    )
+
+
+def _outcome_table(groups: tuple[GroupMetrics, ...]) -> pd.DataFrame:
+    """Error rates on the labelled predictions (labels arrive weeks later)."""
+    return pd.DataFrame(
+        [
+            {
+                "Group": g.group,
                 "Labelled": g.labelled,
                 "Positives": g.positives,
                 "TPR": g.tpr,
                 "FPR": g.fpr,
                 "Precision": g.precision,
                 "Accuracy": g.accuracy,
-                "Status": g.status.replace("_", " "),
-                "Warnings": "; ".join(g.warnings),
+                "Warnings": "; ".join(g.warnings) or "–",
             }
             for g in groups
         ]
@@ -250,21 +263,15 @@ def _introduction(report: FairnessReport) -> None:
 
 def _groups_section(item: AttributeFairness) -> None:
     st.subheader("Groups")
+    numbers = {
+        c: st.column_config.NumberColumn(format="%.3f")
+        for c in ("Selection rate", "Ratio to most favoured", "TPR", "FPR", "Precision", "Accuracy")
+    }
+    st.caption("Every served prediction: selection and the four-fifths rule.")
+    st.dataframe(_group_table(item.groups), hide_index=True, width="stretch", column_config=numbers)
+    st.caption("Labelled predictions only: error rates by group.")
     st.dataframe(
-        _group_table(item.groups),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            c: st.column_config.NumberColumn(format="%.4f")
-            for c in (
-                "Selection rate",
-                "Ratio to most favoured",
-                "TPR",
-                "FPR",
-                "Precision",
-                "Accuracy",
-            )
-        },
+        _outcome_table(item.groups), hide_index=True, width="stretch", column_config=numbers
     )
     metric = st.selectbox(
         "Metric", list(METRICS), format_func=lambda m: METRICS[m][0], key="fairness_metric"

@@ -160,7 +160,13 @@ def fairness_line(report: FairnessReport) -> AreaStatus:
     worst = worst_attribute(report)
     figure = None if worst is None else lowest_ratio(worst)
     if failing and worst is not None and figure is not None:
-        statement = next((s for s in worst.statements if "below" in s), "")
+        lowest = min(
+            (g for g in worst.groups if g.ratio_to_most_favoured is not None
+             and g.status is not GroupStatus.TOO_SMALL),
+            key=lambda g: g.ratio_to_most_favoured or 0.0,
+        )  # fmt: skip
+        said = f" for {lowest.group} is "  # the statement about the lowest group
+        statement = next((s for s in worst.statements if said in s), "")
         return AreaStatus(
             "Fairness", Level.ACT,
             f"below the {RULE_NAME} for {', '.join(a.name for a in failing)} (lowest group ratio "
