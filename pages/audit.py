@@ -101,23 +101,40 @@ def _table(records: list[dict[str, Any]]) -> None:
                 + (" ⚠" if r["action"] == "override_gates" else ""),
                 "model": r["model_name"] or "—",
                 "version": r["model_version"] or "—",
-                "status": f"{words.status(r['from_status'])} → {words.status(r['to_status'])}",
-                "alias": r["alias"] or "",
+                "status": _change(r),
                 "rationale": r["rationale"] or "—",
-                "hash": r["hash"][:16] + "…",
             }
             for r in reversed(records)  # newest first; exports keep chain order
         ]
     )
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "seq": st.column_config.NumberColumn("record", width="small"),
+            "version": st.column_config.TextColumn(width="small"),
+            "status": st.column_config.TextColumn(width="medium"),
+            "rationale": st.column_config.TextColumn(width="large"),
+        },
+    )
+    st.caption("Hashes and the evidence of a record are under Record details below.")
+
+
+def _change(record: dict[str, Any]) -> str:
+    """'Pending approval → Production (champion)'; '—' for records that change no status."""
+    if not record["from_status"] and not record["to_status"]:
+        return "—"
+    moved = f" ({record['alias']})" if record["alias"] else ""
+    return f"{words.status(record['from_status'])} → {words.status(record['to_status'])}{moved}"
 
 
 def _details(ctx: PageContext, records: list[dict[str, Any]]) -> None:
     st.subheader("Record details and sign-off report")
     labels = {
-        r["seq"]: f"#{r['seq']} {words.action(r['action'])}, {r['model_name'] or ''} "
-        f"{r['model_version'] or ''} "
-        f"by {r['actor']}"
+        r["seq"]: f"#{r['seq']} {words.action(r['action'])}, "
+        + " ".join(x for x in (r["model_name"], r["model_version"]) if x)
+        + f" by {r['actor']}"
         for r in reversed(records)
     }
     seq = st.selectbox("Record", list(labels), format_func=lambda s: labels[s], key="audit_record")
