@@ -12,7 +12,7 @@ import streamlit as st
 from vigil.app.cache import cached
 from vigil.app.context import PageContext
 from vigil.app.pagespec import PageSpec
-from vigil.app.ui import PLOT_LAYOUT, selection_caption
+from vigil.app.ui import PLOT_LAYOUT, selection_caption, when
 from vigil.core.explain import drift as attribution_drift
 from vigil.core.explain import importance, local, sampling
 from vigil.core.explain.attributions import Explainer, OutputSpace
@@ -43,7 +43,7 @@ def _explainer(
 
 
 def _method(explainer: Explainer) -> None:
-    st.info(f"{explainer.method.label}. {explainer.method.words}")
+    st.info(explainer.method.words)  # begins with the method's name
     if explainer.reason:
         with st.expander("Why Vigil could not read this model's arithmetic exactly"):
             st.text(explainer.reason)
@@ -96,7 +96,7 @@ def _chosen_id(recent: tuple[RecentPrediction, ...]) -> str:
     typed = str(state.get(ID_KEY) or "").strip()
     state[PICK_KEY] = typed if typed in ids else None
     labels = {
-        r.prediction_id: f"{r.prediction_id} · {r.served_at:%Y-%m-%d %H:%M} UTC · score "
+        r.prediction_id: f"{r.prediction_id} · {when(r.served_at)} · score "
         + ("–" if r.prediction is None else f"{r.prediction:.3f}")
         for r in recent
     }
@@ -137,9 +137,7 @@ def _recent_table(recent: tuple[RecentPrediction, ...]) -> None:
 
 
 def _reason_table(items: tuple[Reason, ...], why: Reasons) -> pd.DataFrame:
-    effect = (
-        "Effect (percentage points)" if why.output_space != OutputSpace.RAW else "Effect (score)"
-    )
+    effect = "Effect (pp)" if why.output_space != OutputSpace.RAW else "Effect (score)"
     return pd.DataFrame(
         {
             "Reason": [r.text for r in items],
@@ -170,8 +168,13 @@ def _reasons(why: Reasons) -> None:
             hide_index=True,
             width="stretch",
             column_config={
-                "Effect (percentage points)": st.column_config.NumberColumn(format="%+.1f"),
-                "Effect (score)": st.column_config.NumberColumn(format="%+.4g"),
+                "Reason": st.column_config.Column(width="medium"),
+                "Feature": st.column_config.Column(width="small"),
+                "Value": st.column_config.Column(width="small"),
+                "Effect (pp)": st.column_config.NumberColumn(
+                    format="%+.1f", width="small", help="percentage points of probability"
+                ),
+                "Effect (score)": st.column_config.NumberColumn(format="%+.4g", width="small"),
             },
         )
     if why.output_space == OutputSpace.LOG_ODDS:
@@ -201,7 +204,7 @@ def _metrics(result: LocalExplanation) -> None:
     cols[3].metric("Label", "not yet" if result.label is None else f"{result.label:g}")
     st.caption(
         f"{result.method.label} · version {result.model_version} · served "
-        f"{result.served_at:%Y-%m-%d %H:%M} UTC · computed in {result.elapsed_ms:.0f} ms. "
+        f"{when(result.served_at)} · computed in {result.elapsed_ms:.0f} ms. "
         "Base value + contributions = model output."
     )
 

@@ -43,7 +43,7 @@ def test_latest_prediction_is_explained_with_core_numbers_and_reasons(demo_store
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Probability"] == f"{result.probability:.3f}"
     shown = texts(at)
-    assert "Exact TreeSHAP." in shown
+    assert "Exact TreeSHAP:" in shown
     assert "The same numbers as shap's TreeExplainer on the original model." in shown
     assert "Base value + contributions = model output." in shown
     assert why.decision in shown
@@ -58,12 +58,12 @@ def test_latest_prediction_is_explained_with_core_numbers_and_reasons(demo_store
         100 * (expit(result.output_value) - expit(result.output_value - c.contribution))
         for c in negative[:4]
     ]
-    assert list(lowered["Effect (percentage points)"]) == pytest.approx(effects, abs=1e-9)
+    assert list(lowered["Effect (pp)"]) == pytest.approx(effects, abs=1e-9)
     with demo_store.connect() as con:
         specs = {f.name: f for f in get_version(con, "credit-risk", "1.0").features}
     assert list(lowered["Reason"]) == [specs[c.feature].reason_lowers for c in negative[:4]]
     assert list(raised["Reason"]) == [specs[f].reason_raises for f in raised["Feature"]]
-    assert all(v > 0 for v in raised["Effect (percentage points)"])
+    assert all(v > 0 for v in raised["Effect (pp)"])
     # The rest of the page: global importance over the default range.
     ranked = importance.global_importance(demo_store, default_selection(demo_store))
     assert "Mean |SHAP| over a seeded sample of 300 predictions" in shown
