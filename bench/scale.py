@@ -1,8 +1,10 @@
 """Benchmark at scale: 10M rows x 20 features over 90 days, profiles built at ingest, a cold
 and a warm full drift report, peak memory; Evidently on 1M rows; the profile step on Spark.
 
-    nice .venv/bin/python bench/scale.py                 # 10M; Evidently on 1M; Spark 10M, 100M
-    nice .venv/bin/python bench/scale.py --rows 1000000 --compare-rows 200000 --spark-rows 1000000
+    .venv/bin/python bench/scale.py                  # 10M; Evidently on 1M; Spark 10M and 100M
+    .venv/bin/python bench/scale.py --skip spark     # without Spark (its 100M run takes hours)
+    .venv/bin/python bench/scale.py --skip main compare --spark-rows 10000000
+    .venv/bin/python bench/scale.py --rows 200000 --compare-rows 100000 --spark-rows 200000
 
 Not a test: it prints figures (and writes them to HOME/results-TIME.json). Each phase runs in its
 own subprocess, so its peak resident memory (ru_maxrss, which sees DuckDB's native memory) is
@@ -114,8 +116,15 @@ def phase_ingest(home: Path, rows: int) -> Figures:
     from vigil.core.store.connection import Store, limit_memory
 
     store = Store(_store(home, rows))
+    steps: dict[str, Any] = {"slices": 0}
+
+    def progress(step: Any) -> None:  # core.ingest's Step: where the ingest's time goes
+        steps[f"{step.name}_at_s"] = step.elapsed_s
+        steps["slices"] += step.name == "storing"
+        steps["longest_store_hold_s"] = step.store_held_s
+
     started, cpu = time.perf_counter(), time.process_time()
-    result = ingest_predictions(store, "bench", _logs(home, rows))
+    result = ingest_predictions(store, "bench", _logs(home, rows), progress=progress)
     ingested = time.perf_counter() - started
     with store.transaction() as con:
         limit_memory(con, store.home)
@@ -128,6 +137,7 @@ def phase_ingest(home: Path, rows: int) -> Figures:
         "ingest_with_profiles_s": total,
         "ingest_with_profiles_cpu_s": time.process_time() - cpu,
         "days_profiled": len(refreshed.days_recomputed),
+        **steps,
     }
 
 
@@ -212,6 +222,18 @@ def _children() -> list[int]:
         return []
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds used so far by this process's children (Spark's JVM), from /proc."""
+    total = 0
+    for pid in _children():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -240,6 +262,7 @@ def phase_lake(home: Path, rows: int, *, engine: str) -> Figures:
         if engine == "spark":
             spark = stack.enter_context(session(SPARK_MASTER))
         session_s = time.perf_counter() - started
+        cpu = time.process_time(), _children_cpu_s()
         result = build_profiles(
             Store(store_home),
             "bench",
@@ -249,6 +272,7 @@ def phase_lake(home: Path, rows: int, *, engine: str) -> Figures:
             spark=spark,
         )
         elapsed = time.perf_counter() - started - session_s
+        cpu_s = time.process_time() - cpu[0] + _children_cpu_s() - cpu[1]
     return {
         "session_start_s": session_s,
         "profile_s": elapsed,
@@ -257,6 +281,8 @@ def phase_lake(home: Path, rows: int, *, engine: str) -> Figures:
         "rows_profiled": result.rows_profiled,
         "days": len(result.days),
         "rows_per_s_per_core": result.rows_read / elapsed / SPARK_CORES,
+        "cpu_s": cpu_s,  # this process and the JVM: rows per CPU second, whatever the load
+        "rows_per_cpu_s": result.rows_read / cpu_s,
         "jvm_peak_gb": jvm.peak_gb if engine == "spark" else None,
     }
 
@@ -356,38 +382,28 @@ def _summary(results: dict[str, Figures], args: argparse.Namespace) -> None:
         _line("peak memory (ingest, cold, warm)", peak, "GB", 2)
     evidently = results.get("compare-evidently", {})
     if "report_s" in evidently:
-        cold = results["compare-cold-range"]["cold_range_s"]
-        warm = results["compare-warm-range"]["warm_range_s"]
         print(f"\nOne whole-range comparison of every feature, {args.compare_rows:,} rows:")
         _line(f"Evidently {evidently['version']} DataDriftPreset", evidently["report_s"], "s", None)
-        _line(
-            "Vigil cold",
-            cold,
-            "s",
-            None,
-            f"  Evidently / Vigil {evidently['report_s'] / cold:.0f}x",
-        )
-        _line(
-            "Vigil warm",
-            warm,
-            "s",
-            None,
-            f"  Evidently / Vigil {evidently['report_s'] / warm:.0f}x",
-        )
+        for side in ("cold", "warm"):
+            vigil = results[f"compare-{side}-range"][f"{side}_range_s"]
+            ratio = f"  Evidently / Vigil {evidently['report_s'] / vigil:.0f}x"
+            _line(f"Vigil {side}", vigil, "s", None, ratio)
     elif evidently:
         print(f"\nEvidently: {evidently.get('evidently')}")
-    lakes = {k: v for k, v in results.items() if k.startswith("lake-")}
+    _lake_summary({k: v for k, v in results.items() if k.startswith("lake-")})
+
+
+def _lake_summary(lakes: dict[str, Figures]) -> None:
     if lakes:
-        print("\nProfile step (vigil profile) on local[2], session start excluded:")
+        print(f"\nProfile step (vigil profile; Spark on {SPARK_MASTER}), session start excluded:")
     for key, lake in lakes.items():
         print(
             f"  {key:<24} {lake['profile_s']:8.1f} s, {lake['rows_per_s_per_core']:>9,.0f} "
-            f"rows/s/core (session start {lake['session_start_s']:.1f} s)"
+            f"rows/s/core, {lake.get('rows_per_cpu_s', float('nan')):,.0f} rows per CPU second"
         )
-    spark = sorted((v["rows_read"], v["profile_s"]) for k, v in lakes.items() if "spark" in k)
-    if len(spark) >= 2:
-        (n1, t1), (n2, t2) = spark[0], spark[-1]
-        print(f"  marginal Spark rate {(n2 - n1) / (t2 - t1) / SPARK_CORES:,.0f} rows/s/core")
+        if "spark" in key:  # executors x cores = rows per day / (rows/s/core x seconds allowed)
+            cores = 50e6 / (lake["rows_per_s_per_core"] * 600)
+            print(f"    50M rows a day profiled in 10 minutes: {cores:.1f} cores")
 
 
 if __name__ == "__main__":
