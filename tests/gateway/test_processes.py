@@ -5,6 +5,7 @@
 - the store busy (locked by another process) or gone: workers keep serving the last state;
 - kill -9 of a worker: every answered prediction still reaches the store;
 - SIGTERM: the gateway drains, ingests its spool and stops its control processes, then exits;
+- several workers answer one keep-alive connection without the delayed-ACK stall (Nagle);
 - TLS with the certificate and key named by the settings.
 """
 
@@ -15,7 +16,9 @@ import ipaddress
 import os
 import shutil
 import signal
+import socket
 import ssl
+import statistics
 import time
 from pathlib import Path
 
@@ -28,9 +31,10 @@ from cryptography.x509.oid import NameOID
 
 from tests.gateway.conftest import ADMIN
 from tests.gateway.helpers import key, rows
-from tests.gateway.processes import Load, gateway
+from tests.gateway.processes import Load, free_port, gateway
 from vigil.core.govern.lifecycle import apply_transition
 from vigil.core.store.connection import Store
+from vigil.gateway.server import _NoDelayConfig
 
 SWAP_BUDGET_S = 2.0
 
@@ -166,6 +170,32 @@ def test_sigterm_with_one_worker_stops_the_control_processes_after_a_last_ingest
     with served.connect() as con:  # stored before the gateway exited, not later
         stored = {r[0] for r in con.execute("SELECT prediction_id FROM log_toy").fetchall()}
     assert answered - stored == set()
+
+
+def test_the_shared_listening_socket_has_tcp_nodelay_and_so_do_its_connections() -> None:
+    listening = _NoDelayConfig("vigil.gateway.app:create_app", factory=True,
+                               port=free_port(), workers=2).bind_socket()  # fmt: skip
+    with listening:
+        listening.listen()
+        client = socket.create_connection(listening.getsockname())
+        accepted, _ = listening.accept()
+        with client, accepted:
+            assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_two_workers_answer_one_connection_without_a_delayed_ack_stall(served: Store) -> None:
+    """Nagle held each body until the client's delayed ACK: 40 ms or more per request."""
+    token = key(served)
+    with gateway(served.home, workers=2) as gw, httpx.Client(timeout=10) as client:
+        took = []
+        for _ in range(40):
+            sent = time.monotonic()
+            response = client.post(gw.url + "/v1/models/toy/predict",
+                                   json={"instances": rows(1)}, headers={"X-API-Key": token})  # fmt: skip
+            took.append(time.monotonic() - sent)
+            assert response.status_code == 200
+    assert statistics.median(took[5:]) < 0.03, took
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 from dataclasses import dataclass
 from types import FrameType
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from vigil.core import settings
 from vigil.core.errors import StoreBusyError, VigilError
@@ -63,6 +65,34 @@ def _after_uvicorn(signum: int, frame: FrameType | None) -> None:
     (they were left running, orphaned, with the spool's last files not ingested)."""
 
 
+class _NoDelayConfig(uvicorn.Config):
+    """uvicorn's config, whose listening socket has TCP_NODELAY (Linux gives it to every
+    connection it accepts). With several workers uvicorn binds that socket itself, with
+    protocol 0, and asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets: each answer's body,
+    written after its headers, then waited for the client's delayed ACK (measured: 48 ms per
+    request and 19 requests/s on one connection with 2 workers, against 0.5 ms with 1)."""
+
+    def bind_socket(self) -> socket.socket:
+        sock = super().bind_socket()
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+
+def _serve(config: uvicorn.Config) -> None:
+    """What uvicorn.run does without reloading, for a config of ours."""
+    server = uvicorn.Server(config)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        return
+    if config.workers == 1 and not server.started:
+        raise SystemExit(3)  # as uvicorn.run: it could not start (port taken, ...)
+
+
 def run(store: Store, options: ServerOptions) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cert, key = tls_files()
@@ -88,17 +118,19 @@ def run(store: Store, options: ServerOptions) -> int:
         control.start()
     previous = signal.signal(signal.SIGTERM, _after_uvicorn)
     try:
-        uvicorn.run(
-            "vigil.gateway.app:create_app",
-            factory=True,
-            host=options.host,
-            port=options.port,
-            workers=options.workers,
-            ssl_certfile=cert,
-            ssl_keyfile=key,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=10,
+        _serve(
+            _NoDelayConfig(
+                "vigil.gateway.app:create_app",
+                factory=True,
+                host=options.host,
+                port=options.port,
+                workers=options.workers,
+                ssl_certfile=cert,
+                ssl_keyfile=key,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=10,
+            )
         )
     except SystemExit as stopped:  # uvicorn exits 3 when it cannot start (port taken, ...)
         if stopped.code in (0, None):
