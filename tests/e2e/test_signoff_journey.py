@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.conftest import PASSWORD, ROOT, screenshot, sign_in
 from vigil.core.demo.model import train_version
+from vigil.core.views import words
 
 pytestmark = pytest.mark.e2e
 
@@ -127,7 +128,8 @@ def test_request_override_approve_and_roll_back(candidate: str, page) -> None:
     open_page(page, "Audit")
     page.get_by_text("chain intact", exact=False).first.wait_for()
     # the log is a data grid drawn on a canvas; its accessible cells carry the text
-    for action in ("request_promotion", "override_gates", "approve", "rollback"):
+    for action in (words.action(a) for a in ("request_promotion", "override_gates", "approve",
+                                             "rollback")):  # fmt: skip
         choose(page, "Action", action)
         cell = page.locator("[role=gridcell]", has_text=action).first
         cell.wait_for(state="attached")
