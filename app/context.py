@@ -134,13 +134,21 @@ def _freshness_caption(store: Store, model: str) -> None:
     st.sidebar.caption(text)
 
 
+def _has_users(store: Store) -> bool:
+    """Whether to hide the first-admin hint; a busy store is not an empty one."""
+    try:
+        return auth.has_users(store)
+    except StoreBusyError:
+        return True
+
+
 def _sign_in_form(store: Store) -> None:
     st.markdown("## :material/shield: Vigil")
     st.caption("Model monitoring and governance")
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.info(notice)
-    if not auth.has_users(store):
+    if not _has_users(store):
         st.warning(
             "No user exists yet. Create the first administrator on the server with "
             "`vigil users add NAME --role admin`, or start Vigil with VIGIL_ADMIN_USER and "
@@ -156,6 +164,9 @@ def _sign_in_form(store: Store) -> None:
             user = auth.authenticate(store, username.strip(), password, client=client)
         except AuthError as err:
             st.error(str(err))
+        except StoreBusyError:
+            st.warning("The store is busy (an ingest or a command is writing). Sign in again in "
+                       "a moment.")  # fmt: skip
         else:
             st.session_state[USER_KEY] = user
             st.session_state[SIGNED_IN_KEY] = st.session_state[LAST_SEEN_KEY] = _now()

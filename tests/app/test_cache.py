@@ -171,3 +171,32 @@ def test_a_rerun_of_cache_hits_opens_the_store_once(
     at.run()
     assert not at.exception
     assert opened == [demo_store.home]  # the sidebar's unit of work, nothing else
+
+
+def test_sign_in_while_the_store_is_busy_says_so(
+    demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sign-in page neither offers the first-admin hint nor shows a raw error while
+    another process holds the store; the person is told to try again."""
+    import shutil
+
+    from tests.app.helpers import app_test
+
+    copy = Store(tmp_path / "home")
+    copy.home.mkdir()
+    shutil.copy(demo_store.db_path, copy.db_path)
+    monkeypatch.setenv("VIGIL_PAGE_LOCK_TIMEOUT", "0.5")
+    monkeypatch.setenv("VIGIL_LOCK_TIMEOUT", "0.5")
+    at = app_test(copy)
+    with store_held(copy.home):
+        at.run()
+        assert not at.exception, at.exception
+        assert "No user exists yet" not in texts(at)
+        at.text_input[0].input("rita")
+        at.text_input[1].input("whatever-password")
+        at.button[0].click()
+        at.run()
+    assert not at.exception, at.exception
+    assert [w.value for w in at.warning] == [
+        "The store is busy (an ingest or a command is writing). Sign in again in a moment."
+    ]
