@@ -88,14 +88,22 @@ def _latency_chart(report: ServiceReport) -> None:
     st.plotly_chart(figure, width="stretch", key="service_latency_chart")
 
 
+def _rate(w: ServiceWindow) -> str:
+    """'0.42 % (0.31–0.56 %)': the rate and its Wilson interval in one readable cell."""
+    rate = w.error_rate
+    if rate.value is None:
+        return "–"
+    if rate.low is None or rate.high is None:
+        return f"{rate.value:.2%}"
+    return f"{rate.value:.2%} ({rate.low * 100:.2f}–{rate.high * 100:.2f} %)"
+
+
 def _row(label: str, w: ServiceWindow) -> dict[str, object]:
     return {
         "window": label,
         "predictions": w.predictions,
         "errors": w.errors,
-        "error rate": w.error_rate.value,
-        "error rate 95% low": w.error_rate.low,
-        "error rate 95% high": w.error_rate.high,
+        "error rate (95 % interval)": _rate(w),
         "per hour (mean)": w.per_hour,
         "busiest hour": w.peak_per_hour,
         "p50 ms": w.latency_p50,
@@ -146,5 +154,12 @@ def render(ctx: PageContext) -> None:
         hide_index=True,
         width="stretch",
         key="service_table",
+        column_config={
+            "window": st.column_config.Column("window starting", width="small"),
+            **{
+                c: st.column_config.NumberColumn(format="%.1f", width="small")
+                for c in ("per hour (mean)", "p50 ms", "p95 ms", "p99 ms", "mean ms")
+            },
+        },
     )
     render_gateway_workers(ctx)
