@@ -140,7 +140,7 @@ def render(ctx: PageContext) -> None:
     _throughput_chart(report)
     _latency_chart(report)
     st.caption(
-        "Percentiles interpolate linearly between rows (DuckDB quantile_cont, numpy's default). "
+        "Percentiles interpolate linearly between rows (numpy's default method). "
         "Throughput is the window's predictions over its hours; the busiest hour is the "
         "largest count in one clock hour."
     )

@@ -81,9 +81,11 @@ def _errors_chart(workers: dict[str, list[WorkerMinute]]) -> None:
             hovertemplate=f"{worker}: " + "%{y:.2%} (%{customdata[0]:,} of %{customdata[1]:,})"
             "<extra></extra>",
         )
+    worst = max((r.error_rate or 0.0 for rows in workers.values() for r in rows), default=0.0)
+    top = max(0.01, worst * 1.2)  # no errors: a flat line at 0 on a 0-1 % axis, not 0-100 %
     _chart(figure, "Error rate per minute (answers with a 5xx status)", "gateway_errors_chart",
            xaxis_title=X_TITLE, yaxis={"title": "error rate", "tickformat": ".1%",
-                                       "rangemode": "tozero"})  # fmt: skip
+                                       "range": [0, top]})  # fmt: skip
 
 
 def _latency_chart(workers: dict[str, list[WorkerMinute]]) -> None:

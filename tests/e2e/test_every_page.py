@@ -26,7 +26,7 @@ PAGES = [(module.PAGE.title, module.PAGE.url_path) for s in SECTIONS for module 
 INTERNAL = [
     re.compile(r"\b(?:vigil\.)?core\.[a-z_]+"),  # module paths
     re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}\.\d{3,}"),  # microsecond ISO times
-    re.compile(r"\b(?:date_trunc|approx_quantile|list_aggr|read_parquet)\("),  # DuckDB
+    re.compile(r"\b(?:date_trunc|approx_quantile|quantile_cont|list_aggr|read_parquet)\b"),
     re.compile(r"(?:^|\t|: )None(?:$|\t|[.,;])", re.M),  # a raw None in a cell or a sentence
     re.compile(r"Traceback \(most recent call last\)"),
 ]
